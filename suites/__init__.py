@@ -1,0 +1,1 @@
+"""neuronbench suites: data, equivalence, accuracy and performance harnesses built on ``impls``."""

@@ -1,0 +1,52 @@
+"""The ``neuronbench`` command line.
+
+Each suite owns its sub-command in its own ``cli.py`` exposing ``add_subparser(subparsers)``;
+this module only wires them together, importing a suite when the program starts but never a
+framework (suites import frameworks lazily, when a command asks for one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: Modules that contribute sub-commands, in the order they appear in ``--help``.
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "suites.data.cli",
+    "suites.equivalence.cli",
+    "suites.reproduce",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the top-level parser with every available suite's sub-command registered."""
+    parser = argparse.ArgumentParser(
+        prog="neuronbench",
+        description="Benchmark suite for trainable neurons and learnable activations.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for module_name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            # A suite not built yet is simply absent; any other import failure is a bug.
+            if error.name is None or not module_name.startswith(error.name):
+                raise
+            continue
+        module.add_subparser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    result = args.handler(args)
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
