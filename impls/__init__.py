@@ -1,0 +1,133 @@
+"""Parallel implementations of trainable neurons, one subpackage per framework.
+
+The public API, used by every suite and test (frameworks are imported lazily, on first use)::
+
+    import impls
+    impls.UNITS                       # the 16 benchmark units
+    impls.FRAMEWORKS                  # ("numpy", "torch", "jax", "tf")
+    layer = impls.build("aptx_layer", "torch", in_features=784, out_features=128, seed=0)
+    impls.get_params(layer)           # canonical {name: np.ndarray}, identical in every framework
+    impls.set_params(layer, params)
+    y = impls.forward(layer, x)       # NumPy in, NumPy out
+    dx, grads = impls.vjp(layer, x, upstream)
+    impls.spec.reference(unit, params, x, **config)        # float64 oracle forward
+    impls.spec.reference_grad(unit, params, x, g, **config) # its gradients
+
+Every framework starts from the same canonical float64 initialisation
+(``impls.spec.init_params``), so a seed means the same network everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from impls import spec
+from impls.registry import FRAMEWORKS, FrameworkUnavailableError, framework_of, load_backend
+from impls.spec import UNITS, LayerSpec
+
+__all__ = [
+    "FRAMEWORKS",
+    "UNITS",
+    "FrameworkUnavailableError",
+    "build",
+    "build_model",
+    "forward",
+    "framework_of",
+    "get_model_params",
+    "get_params",
+    "layer_spec",
+    "load_backend",
+    "model_forward",
+    "set_model_params",
+    "set_params",
+    "spec",
+    "vjp",
+]
+
+
+def build(unit: str, framework: str, *, seed: int = 0, dtype: str = "float32", **config: Any) -> Any:
+    """Build a framework-native layer of ``unit`` from the canonical seeded initialisation.
+
+    Raises ValueError for an unknown unit, framework, option or dtype (the message lists the
+    known values) and FrameworkUnavailableError when the framework cannot be imported.
+    """
+    resolved = spec.resolve_config(unit, config)
+    from impls.registry import check_framework
+
+    check_framework(framework)
+    spec.check_dtype(dtype)
+    params = spec.init_params(unit, resolved, seed=seed)
+    return load_backend(framework).build_block(LayerSpec(unit, resolved), params, dtype)
+
+
+def layer_spec(layer: Any) -> LayerSpec:
+    """The block name and resolved configuration a native layer was built from."""
+    found = getattr(layer, "layer_spec", None)
+    if not isinstance(found, LayerSpec):
+        raise ValueError(f"{type(layer).__qualname__} carries no neuronbench layer_spec")
+    return found
+
+
+def get_params(layer: Any) -> dict[str, np.ndarray]:
+    """Canonical parameters of a native layer (names and shapes as in the spec table)."""
+    return load_backend(framework_of(layer)).get_params(layer)
+
+
+def set_params(layer: Any, params: dict[str, Any]) -> None:
+    """Load canonical parameters into a native layer, after checking names and shapes."""
+    ls = layer_spec(layer)
+    spec.check_params(ls.block, ls.config, params)
+    load_backend(framework_of(layer)).set_params(layer, {k: np.asarray(v) for k, v in params.items()})
+
+
+def forward(layer: Any, x: Any) -> np.ndarray:
+    """Run a native layer on a NumPy input and return a NumPy output."""
+    ls = layer_spec(layer)
+    x = np.asarray(x)
+    spec.check_input(ls.block, ls.config, x)
+    return load_backend(framework_of(layer)).forward(layer, x)
+
+
+def vjp(layer: Any, x: Any, upstream: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Gradients of sum(upstream * layer(x)) w.r.t. x and every trainable parameter."""
+    ls = layer_spec(layer)
+    x = np.asarray(x)
+    spec.check_input(ls.block, ls.config, x)
+    return load_backend(framework_of(layer)).vjp(layer, x, np.asarray(upstream))
+
+
+def build_model(architecture: Any, framework: str, *, seed: int = 0, dtype: str = "float32") -> Any:
+    """Build a native model from an MLPSpec, CNNSpec or sequence of LayerSpec.
+
+    Parameters come from ``impls.spec.models.init_model_params(architecture, seed)``, so the same
+    seed gives the same network in every framework.
+    """
+    layers = spec.models.as_layers(architecture)
+    spec.check_dtype(dtype)
+    params = spec.models.init_model_params(layers, seed)
+    return load_backend(framework).build_model(layers, params, dtype)
+
+
+def get_model_params(model: Any) -> list[dict[str, np.ndarray]]:
+    """Canonical parameters of every layer of a native model, in layer order."""
+    return load_backend(framework_of(model)).get_model_params(model)
+
+
+def set_model_params(model: Any, params: list[dict[str, Any]]) -> None:
+    """Load canonical per-layer parameters into a native model (names and shapes checked)."""
+    layers = model.layer_specs
+    if len(params) != len(layers):
+        raise ValueError(f"model has {len(layers)} layers, received parameters for {len(params)}")
+    for ls, p in zip(layers, params, strict=True):
+        spec.check_params(ls.block, ls.config, p)
+    load_backend(framework_of(model)).set_model_params(model, [{k: np.asarray(v) for k, v in p.items()} for p in params])
+
+
+def model_forward(model: Any, x: Any) -> np.ndarray:
+    """Run a native model on a NumPy input and return NumPy outputs (logits)."""
+    x = np.asarray(x)
+    first = model.layer_specs[0]
+    spec.check_input(first.block, first.config, x)
+    return load_backend(framework_of(model)).model_forward(model, x)

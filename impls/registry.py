@@ -1,0 +1,70 @@
+"""Framework backends, imported only when a caller asks for one.
+
+A backend is the package ``impls.<framework>``; it must provide the functions listed in
+``BACKEND_API`` (see ``docs/impls.md``). Nothing imports torch, jax or tensorflow until a
+layer of that framework is built or touched, so ``import impls`` stays cheap and a machine
+with only one framework installed can still use it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+FRAMEWORKS: tuple[str, ...] = ("numpy", "torch", "jax", "tf")
+
+#: The distribution(s) a user installs to make each framework importable.
+INSTALL_HINTS = {
+    "numpy": "numpy",
+    "torch": "neuronbench[torch]",
+    "jax": "neuronbench[jax]",
+    "tf": "neuronbench[tf]",
+}
+
+#: Functions every backend module exposes (same names, same meaning, in every framework).
+BACKEND_API: tuple[str, ...] = (
+    "build_block",   # (LayerSpec, canonical params, dtype name) -> native layer
+    "get_params",    # native layer -> canonical dict of NumPy arrays
+    "set_params",    # (native layer, canonical dict) -> None
+    "forward",       # (native layer, np.ndarray) -> np.ndarray
+    "vjp",           # (native layer, x, upstream) -> (grad_x, {trainable name: grad})
+)
+
+
+class FrameworkUnavailableError(ImportError):
+    """A framework was requested explicitly but cannot be imported: never skipped silently."""
+
+
+def check_framework(framework: str) -> str:
+    if framework not in FRAMEWORKS:
+        raise ValueError(f"unknown framework {framework!r}; known frameworks: {', '.join(FRAMEWORKS)}")
+    return framework
+
+
+def load_backend(framework: str) -> ModuleType:
+    """Import ``impls.<framework>``; a missing framework raises FrameworkUnavailableError."""
+    check_framework(framework)
+    try:
+        return importlib.import_module(f"impls.{framework}")
+    except ImportError as error:
+        if error.name is not None and error.name.startswith("impls."):
+            raise FrameworkUnavailableError(
+                f"framework {framework!r} is not implemented in this checkout ({error})"
+            ) from error
+        raise FrameworkUnavailableError(
+            f"framework {framework!r} was requested but cannot be imported ({error}); "
+            f"install it with: pip install {INSTALL_HINTS[framework]}"
+        ) from error
+
+
+def framework_of(layer: Any) -> str:
+    """Name of the framework a native layer belongs to (from the module that defines its class)."""
+    module = type(layer).__module__
+    parts = module.split(".")
+    if len(parts) >= 2 and parts[0] == "impls" and parts[1] in FRAMEWORKS:
+        return parts[1]
+    raise ValueError(
+        f"{type(layer).__qualname__} from {module!r} is not a neuronbench layer; "
+        "build layers with impls.build(...)"
+    )

@@ -1,0 +1,707 @@
+"""Framework-neutral specifications of every building block.
+
+A *block* is anything a model is made of: the 16 benchmark units of ``UNITS`` plus the plain
+building blocks models need around them (``linear``, ``conv2d``, ``max_pool2d``, ``flatten``).
+Each block is described once, here, by a :class:`BlockSpec`: its configuration keys and
+defaults, the names and shapes of its canonical parameters, which of them train, the seeded
+initialiser every framework starts from, and the input it accepts. The float64 maths lives in
+:mod:`impls.spec.oracle`; the framework twins only have to agree with both.
+
+Why one table and not a class per unit: the suites need to *reason* about units (count
+parameters, solve widths, pick a model layout) without importing any framework, and a new unit
+then costs one entry here, one oracle function and one class per framework.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+Config = Mapping[str, Any]
+Params = dict[str, np.ndarray]
+
+#: Marker for a configuration key the caller must supply (layer widths, channels).
+REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "<required>"})()
+
+#: Basis functions ActMix may mix, in the order of the original project.
+ACTMIX_BASES = ("sin", "tanh", "relu", "identity", "sigmoid", "silu")
+
+#: Kinds of block: how a model builder may use it.
+#: - activation: element-wise or per-feature map, used after a linear (or conv) layer;
+#: - dense: a whole dense layer [batch, in] -> [batch, out];
+#: - conv: a whole 2-D convolution layer, NCHW;
+#: - squasher: maps non-negative scores (the output of a Yat layer) into a bounded range;
+#: - structural: pooling and flattening, no parameters, no maths worth a unit.
+KINDS = ("activation", "dense", "conv", "squasher", "structural")
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """Everything a framework or a suite needs to know about one block, minus the maths."""
+
+    name: str
+    kind: str
+    summary: str
+    defaults: Mapping[str, Any]
+    #: config -> {parameter name: canonical shape}; every parameter the canonical dict holds.
+    param_shapes: Callable[[Config], dict[str, tuple[int, ...]]]
+    #: (config, rng) -> canonical float64 parameters, deterministic given the generator.
+    initialise: Callable[[Config, np.random.Generator], Params]
+    #: config -> names of the parameters that receive gradients (a subset of param_shapes).
+    trainable: Callable[[Config], tuple[str, ...]] = lambda config: ()
+    #: (config) -> None, raising ValueError on a bad value (run after defaults are filled in).
+    validate: Callable[[Config], None] = lambda config: None
+    #: (config, x) -> None, raising ValueError when x cannot be fed to the block.
+    check_input: Callable[[str, Config, np.ndarray], None] = field(
+        default=lambda name, config, x: _check_rank_at_least(name, x, 1)
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Input checks shared by several blocks
+
+
+def _shape_error(name: str, expected: str, x: np.ndarray) -> ValueError:
+    return ValueError(f"unit {name!r}: expected input {expected}, received shape {tuple(x.shape)}")
+
+
+def _check_rank_at_least(name: str, x: np.ndarray, rank: int) -> None:
+    if x.ndim < rank:
+        raise _shape_error(name, f"of rank >= {rank}", x)
+
+
+def _check_dense_input(name: str, config: Config, x: np.ndarray) -> None:
+    width = config["in_features"]
+    if x.ndim != 2 or x.shape[1] != width:
+        raise _shape_error(name, f"of shape [batch, in_features={width}]", x)
+
+
+def _check_feature_axis(name: str, config: Config, x: np.ndarray) -> None:
+    axis = config["axis"]
+    if x.ndim < 1 or not -x.ndim <= axis < x.ndim:
+        raise _shape_error(name, f"with a feature axis {axis}", x)
+    if x.shape[axis] != config["features"]:
+        raise _shape_error(name, f"with features={config['features']} on axis {axis}", x)
+
+
+def _check_axis(name: str, config: Config, x: np.ndarray) -> None:
+    axis = config["axis"]
+    if x.ndim < 1 or not -x.ndim <= axis < x.ndim:
+        raise _shape_error(name, f"with an axis {axis} to reduce over", x)
+
+
+def _check_nonnegative(name: str, config: Config, x: np.ndarray) -> None:
+    _check_rank_at_least(name, x, 1)
+    if "axis" in config:
+        _check_axis(name, config, x)
+    if np.any(np.asarray(x) < 0):
+        raise ValueError(
+            f"unit {name!r}: expected non-negative scores (the output of a Yat layer), "
+            f"received a minimum of {float(np.min(x))}"
+        )
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    """Spatial size after a convolution or pooling window (floor division, like every framework)."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def _check_conv_input(name: str, config: Config, x: np.ndarray) -> None:
+    channels = config["in_channels"]
+    if x.ndim != 4 or x.shape[1] != channels:
+        raise _shape_error(name, f"NCHW [batch, in_channels={channels}, height, width]", x)
+    kh, kw = config["kernel_size"]
+    ph, pw = config["padding"]
+    if x.shape[2] + 2 * ph < kh or x.shape[3] + 2 * pw < kw:
+        raise _shape_error(name, f"spatially at least the kernel {kh}x{kw} after padding", x)
+
+
+def _check_pool_input(name: str, config: Config, x: np.ndarray) -> None:
+    k = config["kernel_size"]
+    if x.ndim != 4 or x.shape[2] < k or x.shape[3] < k:
+        raise _shape_error(name, f"NCHW with height and width >= {k}", x)
+
+
+def _check_flatten_input(name: str, config: Config, x: np.ndarray) -> None:
+    _check_rank_at_least(name, x, 2)
+
+
+# --------------------------------------------------------------------------------------------
+# Validation helpers
+
+
+def _positive_int(name: str, key: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"unit {name!r}: {key} must be a positive integer, received {value!r}")
+
+
+def _positive_float(name: str, key: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"unit {name!r}: {key} must be a positive number, received {value!r}")
+
+
+def _one_of(name: str, key: str, value: Any, allowed: tuple[Any, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"unit {name!r}: {key} must be one of {allowed}, received {value!r}")
+
+
+def _pair(value: Any) -> tuple[int, int]:
+    """Normalise an int or a pair to an (h, w) tuple (validation happens after)."""
+    if isinstance(value, (tuple, list)):
+        return tuple(int(v) for v in value)  # type: ignore[return-value]
+    return (int(value), int(value))
+
+
+# --------------------------------------------------------------------------------------------
+# Parameter initialisers (float64; every framework casts the same numbers)
+
+
+def _glorot_normal(rng: np.random.Generator, fan_out: int, fan_in: int, shape: tuple) -> np.ndarray:
+    return rng.normal(0.0, math.sqrt(2.0 / (fan_in + fan_out)), size=shape)
+
+
+def _uniform_fan_in(rng: np.random.Generator, fan_in: int, shape: tuple) -> np.ndarray:
+    bound = 1.0 / math.sqrt(fan_in)
+    return rng.uniform(-bound, bound, size=shape)
+
+
+def yat_alpha_mode(alpha: Any) -> str | float | None:
+    """Interpret the ``alpha`` option of the Yat layers.
+
+    ``"learnable"`` -> a trainable scalar initialised to 1; a float -> that constant;
+    ``"sqrt2"`` -> the constant sqrt(2) (nmn's ``constant_alpha=True``); ``None`` or ``False``
+    -> no scale. ``False`` means "off" on purpose: nmn < 0.3.5 turned it into 0.0 and zeroed
+    every output (spec §5.1), a trap this project must not reproduce.
+    """
+    if alpha is None or alpha is False:
+        return None
+    if alpha == "learnable":
+        return "learnable"
+    if alpha == "sqrt2":
+        return math.sqrt(2.0)
+    if isinstance(alpha, (int, float)) and not isinstance(alpha, bool):
+        return float(alpha)
+    raise ValueError(
+        "unit 'yat': alpha must be 'learnable', 'sqrt2', a float, None or False, "
+        f"received {alpha!r}"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The blocks
+
+
+def _aptx_activation() -> BlockSpec:
+    def init(config: Config, rng: np.random.Generator) -> Params:
+        return {k: np.array(float(config[k])) for k in ("alpha", "beta", "gamma")}
+
+    return BlockSpec(
+        name="aptx_activation",
+        kind="activation",
+        summary="APTx activation (alpha + tanh(beta x)) gamma x with scalar parameters",
+        defaults={"alpha": 1.0, "beta": 1.0, "gamma": 0.5, "trainable": False},
+        param_shapes=lambda c: {"alpha": (), "beta": (), "gamma": ()},
+        initialise=init,
+        trainable=lambda c: ("alpha", "beta", "gamma") if c["trainable"] else (),
+    )
+
+
+def _aptx_layer() -> BlockSpec:
+    def shapes(c: Config) -> dict[str, tuple[int, ...]]:
+        o, i = c["out_features"], c["in_features"]
+        out = {"alpha": (o, i), "beta": (o, i), "gamma": (o, i)}
+        if c["use_delta"]:
+            out["delta"] = (o,)
+        return out
+
+    def init(c: Config, rng: np.random.Generator) -> Params:
+        o, i = c["out_features"], c["in_features"]
+        # Unit normals, no fan-in scaling: exactly the package's init (spec §1.2).
+        alpha = rng.standard_normal((o, i))
+        params = {
+            "alpha": alpha if c["alpha_trainable"] else np.ones((o, i)),
+            "beta": rng.standard_normal((o, i)),
+            "gamma": rng.standard_normal((o, i)),
+        }
+        if c["use_delta"]:
+            params["delta"] = np.zeros(o)
+        return params
+
+    def trainable(c: Config) -> tuple[str, ...]:
+        names = ("alpha",) if c["alpha_trainable"] else ()
+        return (*names, "beta", "gamma", *(("delta",) if c["use_delta"] else ()))
+
+    def validate(c: Config) -> None:
+        _positive_int("aptx_layer", "in_features", c["in_features"])
+        _positive_int("aptx_layer", "out_features", c["out_features"])
+        # "recompute": memory-lean (no stored [batch, out, in] tensor); "naive": the package's
+        # broadcast formulation, kept to measure what the lean one saves.
+        _one_of("aptx_layer", "impl", c["impl"], ("recompute", "naive"))
+
+    return BlockSpec(
+        name="aptx_layer",
+        kind="dense",
+        summary="APTx neuron layer: sum_i (A + tanh(B x_i)) G x_i + delta, per-input parameters",
+        defaults={
+            "in_features": REQUIRED,
+            "out_features": REQUIRED,
+            "alpha_trainable": True,
+            "use_delta": True,
+            "impl": "recompute",
+        },
+        param_shapes=shapes,
+        initialise=init,
+        trainable=trainable,
+        validate=validate,
+        check_input=_check_dense_input,
+    )
+
+
+def _actmix() -> BlockSpec:
+    def init(c: Config, rng: np.random.Generator) -> Params:
+        logits = np.zeros((c["features"], len(c["basis"])))
+        if "relu" in c["basis"] and c["relu_bias"] != 0:
+            logits[:, c["basis"].index("relu")] = float(c["relu_bias"])
+        return {"logits": logits}
+
+    def validate(c: Config) -> None:
+        _positive_int("actmix", "features", c["features"])
+        basis = c["basis"]
+        if not isinstance(basis, (tuple, list)) or not basis or len(set(basis)) != len(basis):
+            raise ValueError(f"unit 'actmix': basis must be a non-empty list of distinct names, received {basis!r}")
+        for b in basis:
+            _one_of("actmix", "basis entry", b, ACTMIX_BASES)
+        _positive_float("actmix", "temperature", c["temperature"])
+
+    return BlockSpec(
+        name="actmix",
+        kind="activation",
+        summary="ActMix: per-neuron softmax(logits / T) mixture of basis activations",
+        defaults={
+            "features": REQUIRED,
+            "basis": ("sin", "tanh", "relu", "identity"),
+            "omega_0": 1.0,
+            "relu_bias": 1.5,
+            "temperature": 1.0,
+            "axis": -1,
+        },
+        param_shapes=lambda c: {"logits": (c["features"], len(c["basis"]))},
+        initialise=init,
+        trainable=lambda c: ("logits",),
+        validate=validate,
+        check_input=_check_feature_axis,
+    )
+
+
+#: LearnableSELU defaults (ToyMath, spec §4.1): rounded SELU constants plus a sine term.
+LSELU_DEFAULTS = {"lambda": 1.0507, "alpha": 1.67326, "beta": 1.0, "gamma": 0.1, "omega": 2.0}
+
+
+def _lselu() -> BlockSpec:
+    return BlockSpec(
+        name="lselu",
+        kind="activation",
+        summary="Learnable SELU variation: lambda x | lambda (alpha (e^(beta x) - 1) + gamma sin(omega x))",
+        defaults={"safe": True},
+        param_shapes=lambda c: dict.fromkeys(LSELU_DEFAULTS, ()),
+        initialise=lambda c, rng: {k: np.array(v) for k, v in LSELU_DEFAULTS.items()},
+        trainable=lambda c: tuple(LSELU_DEFAULTS),
+        validate=lambda c: _one_of("lselu", "safe", c["safe"], (True, False)),
+    )
+
+
+def _prelu() -> BlockSpec:
+    return BlockSpec(
+        name="prelu",
+        kind="activation",
+        summary="PReLU with one learnable slope per feature",
+        defaults={"features": REQUIRED, "init": 0.25, "axis": -1},
+        param_shapes=lambda c: {"alpha": (c["features"],)},
+        initialise=lambda c, rng: {"alpha": np.full(c["features"], float(c["init"]))},
+        trainable=lambda c: ("alpha",),
+        validate=lambda c: _positive_int("prelu", "features", c["features"]),
+        check_input=_check_feature_axis,
+    )
+
+
+def _swish() -> BlockSpec:
+    return BlockSpec(
+        name="swish",
+        kind="activation",
+        summary="Swish / SiLU x sigmoid(beta x), beta optionally learnable",
+        defaults={"learnable": False, "beta": 1.0},
+        param_shapes=lambda c: {"beta": ()} if c["learnable"] else {},
+        initialise=lambda c, rng: {"beta": np.array(float(c["beta"]))} if c["learnable"] else {},
+        trainable=lambda c: ("beta",) if c["learnable"] else (),
+    )
+
+
+def _parameter_free(name: str, kind: str, summary: str, defaults: Mapping[str, Any] | None = None,
+                    validate: Callable[[Config], None] | None = None,
+                    check_input: Callable[[str, Config, np.ndarray], None] | None = None) -> BlockSpec:
+    extra: dict[str, Any] = {}
+    if validate is not None:
+        extra["validate"] = validate
+    if check_input is not None:
+        extra["check_input"] = check_input
+    return BlockSpec(
+        name=name,
+        kind=kind,
+        summary=summary,
+        defaults=defaults or {},
+        param_shapes=lambda c: {},
+        initialise=lambda c, rng: {},
+        **extra,
+    )
+
+
+def _softmax_validate(c: Config) -> None:
+    if not c["temperature"] + c["epsilon"] > 0:
+        raise ValueError(
+            f"unit 'softmax': temperature + epsilon must be positive, received "
+            f"temperature={c['temperature']!r}, epsilon={c['epsilon']!r}"
+        )
+
+
+def _squasher_validate(name: str) -> Callable[[Config], None]:
+    def validate(c: Config) -> None:
+        _positive_float(name, "n", c["n"])
+        if "epsilon" in c and not c["epsilon"] >= 0:
+            raise ValueError(f"unit {name!r}: epsilon must be >= 0, received {c['epsilon']!r}")
+
+    return validate
+
+
+def _yat_dense() -> BlockSpec:
+    def shapes(c: Config) -> dict[str, tuple[int, ...]]:
+        o, i = c["out_features"], c["in_features"]
+        out: dict[str, tuple[int, ...]] = {"weight": (o, i)}
+        if c["bias"]:
+            out["bias"] = (o,)
+        if yat_alpha_mode(c["alpha"]) == "learnable":
+            out["alpha"] = ()
+        return out
+
+    def init(c: Config, rng: np.random.Generator) -> Params:
+        o, i = c["out_features"], c["in_features"]
+        # nmn.torch.YatNMN's defaults: xavier-normal kernel, U(+-1/sqrt(fan_in)) bias, alpha 1.
+        params = {"weight": _glorot_normal(rng, o, i, (o, i))}
+        if c["bias"]:
+            params["bias"] = _uniform_fan_in(rng, i, (o,))
+        if yat_alpha_mode(c["alpha"]) == "learnable":
+            params["alpha"] = np.array(1.0)
+        return params
+
+    def validate(c: Config) -> None:
+        _positive_int("yat_dense", "in_features", c["in_features"])
+        _positive_int("yat_dense", "out_features", c["out_features"])
+        yat_alpha_mode(c["alpha"])
+        _positive_float("yat_dense", "epsilon", c["epsilon"])
+        _one_of("yat_dense", "semantics", c["semantics"], ("nmn-0.3.5", "dl2-paper"))
+        if c["spherical"] and c["semantics"] != "nmn-0.3.5":
+            raise ValueError("unit 'yat_dense': spherical=True exists only with semantics='nmn-0.3.5'")
+
+    return BlockSpec(
+        name="yat_dense",
+        kind="dense",
+        summary="Yat-product dense layer (NMN): alpha (w.x + b)^2 / (|x - w|^2 + eps)",
+        defaults={
+            "in_features": REQUIRED,
+            "out_features": REQUIRED,
+            "bias": True,
+            "alpha": "learnable",
+            "epsilon": 1e-5,
+            "spherical": False,
+            "semantics": "nmn-0.3.5",
+        },
+        param_shapes=shapes,
+        initialise=init,
+        trainable=lambda c: tuple(shapes(c)),
+        validate=validate,
+        check_input=_check_dense_input,
+    )
+
+
+def _conv_common_validate(name: str, c: Config) -> None:
+    _positive_int(name, "in_channels", c["in_channels"])
+    _positive_int(name, "out_channels", c["out_channels"])
+    for key in ("kernel_size", "stride"):
+        value = c[key]
+        if len(value) != 2 or min(value) < 1:
+            raise ValueError(f"unit {name!r}: {key} must be a positive int or pair, received {value!r}")
+    if len(c["padding"]) != 2 or min(c["padding"]) < 0:
+        raise ValueError(f"unit {name!r}: padding must be a non-negative int or pair, received {c['padding']!r}")
+
+
+def _conv_shapes(c: Config) -> dict[str, tuple[int, ...]]:
+    kh, kw = c["kernel_size"]
+    out: dict[str, tuple[int, ...]] = {"weight": (c["out_channels"], c["in_channels"], kh, kw)}
+    if c["bias"]:
+        out["bias"] = (c["out_channels"],)
+    return out
+
+
+def _conv_init(c: Config, rng: np.random.Generator) -> Params:
+    kh, kw = c["kernel_size"]
+    fan_in = c["in_channels"] * kh * kw
+    # torch's Conv default (kaiming_uniform with a=sqrt(5)) is exactly U(+-1/sqrt(fan_in)).
+    params = {"weight": _uniform_fan_in(rng, fan_in, _conv_shapes(c)["weight"])}
+    if c["bias"]:
+        params["bias"] = _uniform_fan_in(rng, fan_in, (c["out_channels"],))
+    return params
+
+
+_CONV_DEFAULTS = {
+    "in_channels": REQUIRED,
+    "out_channels": REQUIRED,
+    "kernel_size": REQUIRED,
+    "stride": 1,
+    "padding": 0,
+    "bias": True,
+}
+
+
+def _yat_conv2d() -> BlockSpec:
+    def shapes(c: Config) -> dict[str, tuple[int, ...]]:
+        out = _conv_shapes(c)
+        if yat_alpha_mode(c["alpha"]) == "learnable":
+            out["alpha"] = ()
+        return out
+
+    def init(c: Config, rng: np.random.Generator) -> Params:
+        params = _conv_init(c, rng)
+        if yat_alpha_mode(c["alpha"]) == "learnable":
+            params["alpha"] = np.array(1.0)
+        return params
+
+    def validate(c: Config) -> None:
+        _conv_common_validate("yat_conv2d", c)
+        yat_alpha_mode(c["alpha"])
+        _positive_float("yat_conv2d", "epsilon", c["epsilon"])
+
+    return BlockSpec(
+        name="yat_conv2d",
+        kind="conv",
+        summary="Yat-product 2-D convolution (NMN YatConv2D), NCHW",
+        defaults={**_CONV_DEFAULTS, "alpha": "learnable", "epsilon": 1e-5},
+        param_shapes=shapes,
+        initialise=init,
+        trainable=lambda c: tuple(shapes(c)),
+        validate=validate,
+        check_input=_check_conv_input,
+    )
+
+
+def _linear() -> BlockSpec:
+    def shapes(c: Config) -> dict[str, tuple[int, ...]]:
+        out: dict[str, tuple[int, ...]] = {"weight": (c["out_features"], c["in_features"])}
+        if c["bias"]:
+            out["bias"] = (c["out_features"],)
+        return out
+
+    def init(c: Config, rng: np.random.Generator) -> Params:
+        i = c["in_features"]
+        params = {"weight": _uniform_fan_in(rng, i, (c["out_features"], i))}
+        if c["bias"]:
+            params["bias"] = _uniform_fan_in(rng, i, (c["out_features"],))
+        return params
+
+    def validate(c: Config) -> None:
+        _positive_int("linear", "in_features", c["in_features"])
+        _positive_int("linear", "out_features", c["out_features"])
+
+    return BlockSpec(
+        name="linear",
+        kind="dense",
+        summary="Affine layer x W^T + b (torch's default init)",
+        defaults={"in_features": REQUIRED, "out_features": REQUIRED, "bias": True},
+        param_shapes=shapes,
+        initialise=init,
+        trainable=lambda c: tuple(shapes(c)),
+        validate=validate,
+        check_input=_check_dense_input,
+    )
+
+
+def _conv2d() -> BlockSpec:
+    return BlockSpec(
+        name="conv2d",
+        kind="conv",
+        summary="Plain 2-D cross-correlation, NCHW (torch's default init)",
+        defaults=dict(_CONV_DEFAULTS),
+        param_shapes=_conv_shapes,
+        initialise=_conv_init,
+        trainable=lambda c: tuple(_conv_shapes(c)),
+        validate=lambda c: _conv_common_validate("conv2d", c),
+        check_input=_check_conv_input,
+    )
+
+
+def _build_registry() -> Mapping[str, BlockSpec]:
+    blocks = [
+        _aptx_activation(),
+        _aptx_layer(),
+        _actmix(),
+        _lselu(),
+        _parameter_free("relu", "activation", "ReLU max(0, x)"),
+        _prelu(),
+        _swish(),
+        _parameter_free("gelu", "activation", "GELU x Phi(x) (exact erf, or the tanh approximation)",
+                        {"approximate": False},
+                        lambda c: _one_of("gelu", "approximate", c["approximate"], (True, False))),
+        _parameter_free("tanh", "activation", "Hyperbolic tangent"),
+        _parameter_free("sigmoid", "activation", "Logistic sigmoid"),
+        _parameter_free("softmax", "activation",
+                        "Softmax of x / (T + epsilon); epsilon=1e-8 replicates mpneuralnetwork",
+                        {"temperature": 1.0, "axis": -1, "epsilon": 0.0},
+                        _softmax_validate, _check_axis),
+        _yat_dense(),
+        _yat_conv2d(),
+        _parameter_free("softermax", "squasher", "x^n / (eps + sum_j x_j^n) along an axis",
+                        {"n": 1.0, "epsilon": 1e-12, "axis": -1},
+                        _squasher_validate("softermax"), _check_nonnegative),
+        _parameter_free("softer_sigmoid", "squasher", "x^n / (1 + x^n)", {"n": 1.0},
+                        _squasher_validate("softer_sigmoid"), _check_nonnegative),
+        _parameter_free("soft_tanh", "squasher", "(x^n - 1) / (1 + x^n)", {"n": 1.0},
+                        _squasher_validate("soft_tanh"), _check_nonnegative),
+        # Building blocks of models (not benchmark units themselves).
+        _linear(),
+        _conv2d(),
+        _parameter_free("max_pool2d", "structural", "Non-overlapping max pooling, NCHW",
+                        {"kernel_size": 2},
+                        lambda c: _positive_int("max_pool2d", "kernel_size", c["kernel_size"]),
+                        _check_pool_input),
+        _parameter_free("flatten", "structural", "Flatten every axis but the batch (C, H, W order)",
+                        check_input=_check_flatten_input),
+    ]
+    return MappingProxyType({b.name: b for b in blocks})
+
+
+BLOCKS: Mapping[str, BlockSpec] = _build_registry()
+
+#: The benchmark units, in the order of the project's design card.
+UNITS: tuple[str, ...] = (
+    "aptx_activation",
+    "aptx_layer",
+    "actmix",
+    "lselu",
+    "relu",
+    "prelu",
+    "swish",
+    "gelu",
+    "tanh",
+    "sigmoid",
+    "softmax",
+    "yat_dense",
+    "yat_conv2d",
+    "softermax",
+    "softer_sigmoid",
+    "soft_tanh",
+)
+
+#: Blocks that exist to build models around the units.
+BUILDING_BLOCKS: tuple[str, ...] = ("linear", "conv2d", "max_pool2d", "flatten")
+
+
+def get_block(name: str) -> BlockSpec:
+    """Return the spec of a block, or raise a ValueError listing the known ones."""
+    try:
+        return BLOCKS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown unit {name!r}; known units: {', '.join(UNITS)} "
+            f"(building blocks: {', '.join(BUILDING_BLOCKS)})"
+        ) from None
+
+
+def resolve_config(name: str, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Fill in defaults, normalise values and validate; the result is what every framework sees.
+
+    Unknown keys and missing required keys raise a ValueError naming the unit, the key and the
+    keys it accepts, so a typo never silently falls back to a default.
+    """
+    spec = get_block(name)
+    config = dict(config or {})
+    unknown = sorted(set(config) - set(spec.defaults))
+    if unknown:
+        accepted = ", ".join(spec.defaults) or "none"
+        raise ValueError(f"unit {name!r}: unknown option(s) {unknown}; accepted options: {accepted}")
+    resolved = {**spec.defaults, **config}
+    missing = [k for k, v in resolved.items() if v is REQUIRED]
+    if missing:
+        raise ValueError(f"unit {name!r}: missing required option(s) {missing}")
+    for key in ("kernel_size", "stride", "padding"):
+        if key in resolved and spec.kind == "conv":
+            resolved[key] = _pair(resolved[key])
+    if "basis" in resolved:
+        resolved["basis"] = tuple(resolved["basis"]) if isinstance(resolved["basis"], (list, tuple)) else resolved["basis"]
+    spec.validate(resolved)
+    return resolved
+
+
+def param_shapes(name: str, config: Mapping[str, Any] | None = None) -> dict[str, tuple[int, ...]]:
+    """Canonical parameter names and shapes of a block under a configuration."""
+    resolved = resolve_config(name, config)
+    return get_block(name).param_shapes(resolved)
+
+
+def trainable_names(name: str, config: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+    """Names of the parameters that receive gradients under a configuration."""
+    resolved = resolve_config(name, config)
+    return get_block(name).trainable(resolved)
+
+
+def init_params(name: str, config: Mapping[str, Any] | None = None, seed: int = 0) -> Params:
+    """The canonical float64 initial parameters: what every framework's ``build`` starts from."""
+    resolved = resolve_config(name, config)
+    params = get_block(name).initialise(resolved, np.random.default_rng(seed))
+    return {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+
+
+def count_params(name: str, config: Mapping[str, Any] | None = None, *, trainable_only: bool = True) -> int:
+    """Number of parameter values; by default only those that train (what papers report)."""
+    resolved = resolve_config(name, config)
+    spec = get_block(name)
+    shapes = spec.param_shapes(resolved)
+    names = spec.trainable(resolved) if trainable_only else tuple(shapes)
+    return int(sum(math.prod(shapes[n]) for n in names))
+
+
+def check_params(name: str, config: Mapping[str, Any], params: Mapping[str, Any]) -> None:
+    """Raise a ValueError when ``params`` lacks, adds or mis-shapes a canonical parameter."""
+    expected = get_block(name).param_shapes(config)
+    missing = sorted(set(expected) - set(params))
+    extra = sorted(set(params) - set(expected))
+    if missing or extra:
+        raise ValueError(
+            f"unit {name!r}: expected parameters {sorted(expected)}, received {sorted(params)}"
+            + (f" (missing {missing})" if missing else "")
+            + (f" (unexpected {extra})" if extra else "")
+        )
+    for key, shape in expected.items():
+        received = tuple(np.shape(params[key]))
+        if received != tuple(shape):
+            raise ValueError(
+                f"unit {name!r}: parameter {key!r} expected shape {tuple(shape)}, received {received}"
+            )
+
+
+def check_input(name: str, config: Mapping[str, Any], x: Any) -> None:
+    """Raise a ValueError when ``x`` cannot be fed to the block (rank, width, channels, sign)."""
+    get_block(name).check_input(name, config, np.asarray(x))
+
+
+def check_dtype(dtype: str) -> str:
+    """Validate a dtype name; the project speaks of dtypes by name in every framework."""
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}; known dtypes: {', '.join(DTYPES)}")
+    return dtype
+
+
+#: Floating dtypes the implementations support (by name; frameworks map them).
+DTYPES: tuple[str, ...] = ("float32", "float64")
