@@ -170,7 +170,7 @@ def _uniform_fan_in(rng: np.random.Generator, fan_in: int, shape: tuple) -> np.n
     return rng.uniform(-bound, bound, size=shape)
 
 
-def yat_alpha_mode(alpha: Any) -> str | float | None:
+def yat_alpha_mode(alpha: Any, unit: str = "yat_dense") -> str | float | None:
     """Interpret the ``alpha`` option of the Yat layers.
 
     ``"learnable"`` -> a trainable scalar initialised to 1; a float -> that constant;
@@ -187,7 +187,7 @@ def yat_alpha_mode(alpha: Any) -> str | float | None:
     if isinstance(alpha, (int, float)) and not isinstance(alpha, bool):
         return float(alpha)
     raise ValueError(
-        "unit 'yat': alpha must be 'learnable', 'sqrt2', a float, None or False, "
+        f"unit {unit!r}: alpha must be 'learnable', 'sqrt2', a float, None or False, "
         f"received {alpha!r}"
     )
 
@@ -481,7 +481,7 @@ def _yat_conv2d() -> BlockSpec:
 
     def validate(c: Config) -> None:
         _conv_common_validate("yat_conv2d", c)
-        yat_alpha_mode(c["alpha"])
+        yat_alpha_mode(c["alpha"], "yat_conv2d")
         _positive_float("yat_conv2d", "epsilon", c["epsilon"])
 
     return BlockSpec(

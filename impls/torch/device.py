@@ -1,0 +1,60 @@
+"""Devices, synchronisation, peak memory and execution modes for PyTorch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+MODES: tuple[str, ...] = ("eager", "compiled")
+
+
+def parity_settings() -> None:
+    """Full-precision float32 maths: no TF32 on Ampere+ GPUs (design §4: TF32 off for parity)."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def synchronize(device: torch.device | str | None = None) -> None:
+    """Wait for queued device work (timing must not stop the clock on an asynchronous launch)."""
+    device = torch.device(device) if device is not None else default_device()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def reset_peak_memory(device: torch.device | str | None = None) -> None:
+    device = torch.device(device) if device is not None else default_device()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_bytes(device: torch.device | str | None = None) -> int | None:
+    """Peak allocated device memory since the last reset; None on CPU (measure RSS instead)."""
+    device = torch.device(device) if device is not None else default_device()
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device))
+    return None
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r} for torch; known modes: {', '.join(MODES)}")
+    return mode
+
+
+def in_mode(module: Any, mode: str) -> Callable[..., Any]:
+    """The module itself (eager) or its torch.compile'd twin, cached on the module."""
+    check_mode(mode)
+    if mode == "eager":
+        return module
+    compiled = module.__dict__.get("_neuronbench_compiled")
+    if compiled is None:
+        compiled = torch.compile(module, dynamic=False)
+        module.__dict__["_neuronbench_compiled"] = compiled
+    return compiled

@@ -1,0 +1,46 @@
+"""Shared test settings.
+
+* ``NEURONBENCH_FRAMEWORKS`` (comma list, default all four) selects the frameworks the
+  framework tests run on; a selected framework that cannot be imported FAILS its tests.
+* ``NEURONBENCH_CONFORMANCE=1`` (set in CI) makes a missing original package (aptx-neuron,
+  nmn, mpneuralnetwork) a failure instead of a skip.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+import pytest
+
+from impls.registry import FRAMEWORKS, check_framework
+
+
+def selected_frameworks() -> tuple[str, ...]:
+    raw = os.environ.get("NEURONBENCH_FRAMEWORKS", "")
+    names = tuple(n.strip() for n in raw.split(",") if n.strip()) or FRAMEWORKS
+    return tuple(check_framework(n) for n in names)
+
+
+def require_original(module: str) -> ModuleType:
+    """Import an original package for a conformance test.
+
+    Under NEURONBENCH_CONFORMANCE=1 a missing package is a test failure (CI must never report
+    a conformance check as passed when it did not run); otherwise the test is skipped.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        if os.environ.get("NEURONBENCH_CONFORMANCE") == "1":
+            pytest.fail(f"conformance package {module!r} is required (NEURONBENCH_CONFORMANCE=1): {error}")
+        pytest.skip(f"{module} not installed; set NEURONBENCH_CONFORMANCE=1 to make this a failure")
+
+
+def require_framework(framework: str) -> None:
+    """Skip a framework that was not selected; fail (never skip) one that was but is missing."""
+    if framework not in selected_frameworks():
+        pytest.skip(f"{framework} not in NEURONBENCH_FRAMEWORKS")
+    import impls
+
+    impls.load_backend(framework)  # raises FrameworkUnavailableError
