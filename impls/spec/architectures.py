@@ -67,7 +67,10 @@ def hidden_layers(unit: str, in_width: int, width: int,
         return [layer("linear", in_features=in_width, out_features=width),
                 _activation(unit, width, unit_config)]
     if kind == "squasher":
-        return [layer("yat_dense", in_features=in_width, out_features=width),
+        # softermax is scale-invariant, so a Yat alpha before it would be a parameter with zero
+        # gradient (Adam turns that ~0 into sign noise): its Yat layer has no alpha.
+        alpha = None if unit == "softermax" else "learnable"
+        return [layer("yat_dense", in_features=in_width, out_features=width, alpha=alpha),
                 _activation(unit, width, unit_config)]
     raise ValueError(
         f"unit {unit!r} is a {kind} block and cannot form an MLP hidden layer; use CNNSpec"
@@ -131,7 +134,8 @@ class CNNSpec:
             if kind == "conv":
                 specs.append(layer(self.unit, **conv, **self.unit_config))
             elif kind == "squasher":
-                specs.append(layer("yat_conv2d", **conv))
+                alpha = None if self.unit == "softermax" else "learnable"
+                specs.append(layer("yat_conv2d", **conv, alpha=alpha))
                 specs.append(_activation(self.unit, out_ch, self.unit_config, axis=1))
             else:
                 specs.append(layer("conv2d", **conv))

@@ -253,7 +253,11 @@ def _softmax(p: Params, x: np.ndarray, c: Config, g: np.ndarray | None):
     y = special.softmax(x / scale, axis=c["axis"])
     if g is None:
         return y
-    dx = y * (g - np.sum(g * y, axis=c["axis"], keepdims=True)) / scale
+    # Shift the upstream by its value at the arg-max (exact, since sum(y) = 1) so the winning
+    # entry's term is exactly zero: no cancellation when the softmax saturates.
+    winner = np.expand_dims(np.argmax(y, axis=c["axis"]), c["axis"])
+    h = g - np.take_along_axis(g, winner, axis=c["axis"])
+    dx = y * (h - np.sum(h * y, axis=c["axis"], keepdims=True)) / scale
     return dx, {}
 
 

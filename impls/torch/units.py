@@ -18,6 +18,7 @@ from torch import nn
 
 from impls.spec import LayerSpec, blocks
 from impls.torch.aptx import APTxRecompute, aptx_naive
+from impls.torch.softmax import StableSoftmax
 
 DTYPES: Mapping[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
 
@@ -140,7 +141,7 @@ class Sigmoid(Block):
 class Softmax(Block):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         scale = self.config["temperature"] + self.config["epsilon"]
-        return torch.softmax(x / scale, dim=self.config["axis"])
+        return StableSoftmax.apply(x, scale, self.config["axis"])
 
 
 def _yat_alpha(layer: Block) -> torch.Tensor | float | None:
