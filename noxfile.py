@@ -1,0 +1,63 @@
+"""Task runner: every stage of neuronbench is one nox session (see README.md).
+
+CPU-only machines (CI included) install torch through ``constraints/ci.txt``, which pins the
+CPU wheel; pyproject.toml itself stays open so GPU users get their CUDA build.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+CONSTRAINTS = ("-c", str(ROOT / "constraints" / "ci.txt"))
+DEFAULT_DATA = str((ROOT / ".." / "shared" / "datasets").resolve())
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.default_venv_backend = "venv"
+
+
+def _install(session: nox.Session, extras: str) -> None:
+    session.install("--upgrade", "pip")
+    session.install("-e", f".[{extras}]", *CONSTRAINTS)
+
+
+def _env() -> dict[str, str]:
+    """Data root and framework selection: the caller's settings win over the defaults."""
+    env = {"NEURONBENCH_DATA": os.environ.get("NEURONBENCH_DATA", DEFAULT_DATA)}
+    for key in ("NEURONBENCH_FRAMEWORKS", "NEURONBENCH_CONFORMANCE", "NEURONBENCH_OFFLINE"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    return env
+
+
+@nox.session(python="3.11")
+def tests(session: nox.Session) -> None:
+    """The test suite (what .ci/run calls): oracle, every framework, conformance, data."""
+    _install(session, "all")
+    workers = os.environ.get("NEURONBENCH_TEST_WORKERS", "2")
+    session.run("pytest", "-n", workers, "--durations=15", *session.posargs, env=_env())
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """ruff over the whole repository."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", ".")
+
+
+@nox.session(python="3.11")
+def equivalence(session: nox.Session) -> None:
+    """The parity matrix: every unit x framework x dtype x mode against the oracle."""
+    _install(session, "all")
+    session.run("neuronbench", "equivalence", *session.posargs, env=_env())
+
+
+@nox.session(python="3.11")
+def reproduce(session: nox.Session) -> None:
+    """Every stage that exists, then the reports (``-- --profile paper`` for full protocols)."""
+    _install(session, "all")
+    session.run("neuronbench", "reproduce", *session.posargs, env=_env())

@@ -1,0 +1,1 @@
+"""Throughput and memory measurement harness (memory probes so far; timing suites follow)."""
