@@ -16,7 +16,6 @@ from impls.spec.tolerances import relative_l2, tolerance
 from tests.conftest import require_framework
 
 
-
 @pytest.fixture(scope="module", autouse=True)
 def _torch_selected() -> None:
     require_framework("torch")
