@@ -1,0 +1,123 @@
+"""APTx layer kernels: the memory-lean recomputing pair and the package's naive broadcast.
+
+y[b,o] = sum_i (A[o,i] + tanh(B[o,i] x[b,i])) G[o,i] x[b,i]  (+ delta[o], added by the layer)
+
+Only the A-term is a matmul: x (A*G)^T. The tanh term couples (o, i), so it is evaluated on
+[rows, out, in] slabs of a bounded size (``chunk_elements``), one batch chunk at a time, and
+nothing of shape [batch, out, in] outlives a chunk. The backward pass recomputes tanh instead
+of storing it (spec §1.1, §1.4; design §10: on a CPU the layer is bound by tanh throughput, so
+recomputing costs one extra sweep and saves nearly all of the memory).
+
+Gradients, with t = tanh(B x), s = 1 - t^2 = sech^2(B x), upstream g [batch, out]:
+    dA = G * (g^T x)                                   a matmul
+    dG = A * (g^T x) + sum_b g[b,o] t x[b,i]
+    dB = G * sum_b g[b,o] x[b,i]^2 s
+    dx = g (A*G) + sum_o g[b,o] G (t + B x s)
+The per-chunk contractions are batched matrix products (over o or over b), so no temporary
+beyond the chunk's own slabs is created.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from impls.numpy.functional import sech2, tanh_parts_inplace
+
+#: Default number of elements of one [rows, out, in] slab (1 MiB in float32).
+CHUNK_ELEMENTS = 1 << 18
+
+
+def batch_chunks(batch: int, out_features: int, in_features: int,
+                 chunk_elements: int = CHUNK_ELEMENTS) -> list[slice]:
+    """Batch slices whose [rows, out, in] slabs hold at most ``chunk_elements`` values (>= 1 row)."""
+    rows = max(1, int(chunk_elements) // max(1, out_features * in_features))
+    return [slice(start, min(start + rows, batch)) for start in range(0, batch, rows)]
+
+
+def _rows_times(g: np.ndarray, slab: np.ndarray) -> np.ndarray:
+    """sum_o g[b,o] slab[b,o,i] -> [b, i] (one small matmul per row)."""
+    return np.matmul(g[:, None, :], slab)[:, 0, :]
+
+
+def _cols_times(g: np.ndarray, slab: np.ndarray) -> np.ndarray:
+    """sum_b g[b,o] slab[b,o,i] -> [o, i].
+
+    One small matmul per output neuron, except for slabs of one or two rows (the usual case
+    for wide layers, whose slabs are sized to stay in cache), where the per-matrix overhead of
+    the batched matmul dominates and einsum's single pass is several times faster.
+    """
+    if g.shape[0] <= 2:
+        return np.einsum("bo,boi->oi", g, slab)
+    return np.matmul(g.T[:, None, :], slab.transpose(1, 0, 2))[:, 0, :]
+
+
+def recompute_forward(x: np.ndarray, A: np.ndarray, B: np.ndarray, G: np.ndarray,
+                      chunk_elements: int = CHUNK_ELEMENTS) -> np.ndarray:
+    """APTx layer output without delta; keeps no [batch, out, in] tensor."""
+    y = x @ (A * G).T
+    for rows in batch_chunks(x.shape[0], *A.shape, chunk_elements):
+        xs = x[rows, None, :]                               # [b, 1, I]
+        slab = np.multiply(B, xs)                           # [b, O, I]
+        np.tanh(slab, out=slab)
+        slab *= xs
+        # sum_i t x G[o, i]: one matvec per output neuron.
+        y[rows] += np.matmul(slab.transpose(1, 0, 2), G[:, :, None])[:, :, 0].T
+    return y
+
+
+def recompute_backward(x: np.ndarray, A: np.ndarray, B: np.ndarray, G: np.ndarray,
+                       g: np.ndarray, need_x: bool = True, need_a: bool = True,
+                       chunk_elements: int = CHUNK_ELEMENTS
+                       ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray, np.ndarray]:
+    """(dx, dA, dB, dG) of sum(g * y), tanh recomputed chunk by chunk (dx/dA None if not needed)."""
+    gx = g.T @ x                                            # [O, I]
+    dx = g @ (A * G) if need_x else None
+    dB = np.zeros_like(B)
+    dG_tanh = np.zeros_like(G)
+    for rows in batch_chunks(x.shape[0], *A.shape, chunk_elements):
+        xs = x[rows, None, :]                               # [b, 1, I]
+        gs = g[rows]                                        # [b, O]
+        z = np.multiply(B, xs)                              # [b, O, I] (scratch, becomes t)
+        bx = z.copy() if need_x else None                   # B x, for the dx term
+        t, s = tanh_parts_inplace(z)
+        # s -> x^2 s (dB), then t -> t x (dG); dx uses t + B x s before those products.
+        if need_x:
+            bx *= s
+            bx += t
+            bx *= G
+            dx[rows] += _rows_times(gs, bx)
+        s *= xs
+        s *= xs
+        dB += _cols_times(gs, s)
+        t *= xs
+        dG_tanh += _cols_times(gs, t)
+    dB *= G
+    dA = G * gx if need_a else None
+    dG = A * gx
+    dG += dG_tanh
+    return dx, dA, dB, dG
+
+
+def naive_forward(x: np.ndarray, A: np.ndarray, B: np.ndarray, G: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The package's broadcast formulation; returns (y, t) with t = tanh(B x) of [batch, out, in].
+
+    Kept to measure what the lean version saves: the layer caches t for its backward pass.
+    """
+    xs = x[:, None, :]
+    t = np.tanh(B * xs)
+    y = np.sum((A + t) * G * xs, axis=2)
+    return y, t
+
+
+def naive_backward(x: np.ndarray, t: np.ndarray, A: np.ndarray, B: np.ndarray, G: np.ndarray,
+                   g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(dx, dA, dB, dG) from the stored [batch, out, in] tanh, plain broadcasting throughout."""
+    xs = x[:, None, :]
+    gs = g[:, :, None]
+    s = sech2(B * xs)
+    dA = np.sum(gs * G * xs, axis=0)
+    dB = np.sum(gs * G * xs * xs * s, axis=0)
+    dG = np.sum(gs * (A + t) * xs, axis=0)
+    dx = np.sum(gs * G * (A + t + B * xs * s), axis=1)
+    return dx, dA, dB, dG

@@ -1,0 +1,121 @@
+"""Numerically careful element-wise helpers shared by the NumPy blocks.
+
+Every helper computes in the dtype of its input: constants are Python floats (NumPy 2's weak
+scalars), so a float32 array never turns into float64 on the way. Where a textbook formula
+loses precision in float32 (``1 - tanh^2`` and ``s (1 - s)`` in the tails, where the true value
+is tiny but is multiplied by large factors such as ``x^2`` in a parameter gradient), the
+derivative is written from ``exp(-|z|)`` instead, which is accurate to a few ulps everywhere
+and never overflows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def sigmoid_parts(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """sigmoid(z) and its derivative sigmoid(z) (1 - sigmoid(z)), both accurate in both tails.
+
+    With e = exp(-|z|) in (0, 1]: sigmoid = 1 / (1 + e) for z >= 0 and e / (1 + e) below, and
+    the derivative is e / (1 + e)^2 for either sign. No exp of a positive number is taken, so
+    nothing overflows (x = -100 in float32 gives a denormal, not a NaN).
+    """
+    e = np.exp(-np.abs(z))
+    inv = 1.0 / (1.0 + e)
+    s = np.where(z >= 0, inv, e * inv)
+    ds = e * inv * inv
+    return s, ds
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Logistic sigmoid without overflow (see :func:`sigmoid_parts`)."""
+    e = np.exp(-np.abs(z))
+    inv = 1.0 / (1.0 + e)
+    return np.where(z >= 0, inv, e * inv)
+
+
+def sech2(z: np.ndarray) -> np.ndarray:
+    """1 - tanh(z)^2 = 4 e / (1 + e)^2 with e = exp(-2|z|): relative accuracy in the tails."""
+    e = np.exp(-2.0 * np.abs(z))
+    d = 1.0 + e
+    return 4.0 * e / (d * d)
+
+
+def tanh_parts(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """tanh(z) and 1 - tanh(z)^2 (the latter accurate where tanh rounds to +-1)."""
+    return np.tanh(z), sech2(z)
+
+
+def tanh_parts_inplace(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """tanh(z) and sech^2(z) from a single exp; ``z`` (a scratch array) is overwritten with tanh.
+
+    With e = exp(-2|z|) and r = 1 / (1 + e): tanh = sign(z) (1 - e) r and sech^2 = 4 e r^2.
+    tanh is accurate to a few ulps in absolute terms (all the APTx layer needs: it is always
+    added to alpha or multiplied by bounded factors); sech^2 keeps its relative accuracy. One
+    exp instead of tanh + exp is what makes the recomputing backward pass cheap.
+    """
+    e = np.abs(z)
+    e *= -2.0
+    np.exp(e, out=e)
+    r = 1.0 + e
+    np.reciprocal(r, out=r)
+    t = np.subtract(1.0, e)
+    t *= r
+    np.copysign(t, z, out=z)
+    e *= r
+    e *= r
+    e *= 4.0
+    return z, e
+
+
+def softmax_with_argmax(z: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """softmax(z) along ``axis`` (max subtracted first) and the arg-max index (keepdims)."""
+    top = np.argmax(z, axis=axis)
+    top = np.expand_dims(top, axis)
+    e = np.exp(z - np.take_along_axis(z, top, axis=axis))
+    return e / np.sum(e, axis=axis, keepdims=True), top
+
+
+def softmax_vjp(y: np.ndarray, g: np.ndarray, top: np.ndarray, axis: int) -> np.ndarray:
+    """y (g - sum(g y)) along ``axis``, in a form that survives saturation.
+
+    Using sum(y) = 1: g_i - sum_k g_k y_k = (g_i - g_m) - sum_k y_k (g_k - g_m) for any m. With
+    m the arg-max, the term k = m is exactly 0, so when one y_m rounds to 1 the small
+    remainder is not lost to cancellation against g_m (the textbook form returns 0 for the
+    largest entry of a saturated row in float32, while the true value is about -sum of the
+    others).
+    """
+    d = g - np.take_along_axis(g, top, axis=axis)
+    return y * (d - np.sum(y * d, axis=axis, keepdims=True))
+
+
+# --------------------------------------------------------------------------------------------
+# Convolution helpers: NCHW at the boundary, patches as [B, H', W', C * kh * kw] inside.
+
+
+def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+           padding: tuple[int, int]) -> np.ndarray:
+    """Patches of an NCHW input, channel-major within a patch (matches weight.reshape(Co, -1))."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    windows = sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]  # B,C,H',W',kh,kw
+    batch, channels, ho, wo = windows.shape[:4]
+    return windows.transpose(0, 2, 3, 1, 4, 5).reshape(batch, ho, wo, channels * kh * kw)
+
+
+def col2im(cols: np.ndarray, x_shape: tuple[int, ...], kernel: tuple[int, int],
+           stride: tuple[int, int], padding: tuple[int, int]) -> np.ndarray:
+    """Adjoint of :func:`im2col`: add every patch gradient back where the patch was read."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    batch, channels, height, width = x_shape
+    ho, wo = cols.shape[1:3]
+    # [B, H', W', C, kh, kw] -> [kh, kw, B, C, H', W'] so each kernel offset is one strided add.
+    patches = cols.reshape(batch, ho, wo, channels, kh, kw).transpose(4, 5, 0, 3, 1, 2)
+    out = np.zeros((batch, channels, height + 2 * ph, width + 2 * pw), dtype=cols.dtype)
+    for i in range(kh):
+        rows = slice(i, i + sh * (ho - 1) + 1, sh)
+        for j in range(kw):
+            out[:, :, rows, j:j + sw * (wo - 1) + 1:sw] += patches[i, j]
+    return out[:, :, ph:ph + height, pw:pw + width]
