@@ -40,8 +40,27 @@ def _available(module: str) -> bool:
     return True
 
 
+def built_frameworks() -> list[str]:
+    """Frameworks whose backend package exists in this checkout (installed or not)."""
+    import importlib.util
+
+    from impls.registry import FRAMEWORKS
+
+    return [f for f in FRAMEWORKS if importlib.util.find_spec(f"impls.{f}") is not None]
+
+
 def run_command(args: argparse.Namespace) -> int:
+    import os
+
+    from impls.registry import FRAMEWORKS
     from suites.cli import main as cli_main
+
+    if not args.frameworks and not os.environ.get("NEURONBENCH_FRAMEWORKS"):
+        built = built_frameworks()
+        missing = [f for f in FRAMEWORKS if f not in built]
+        if missing:
+            print(f"[reproduce] framework backends not built yet: {', '.join(missing)}")
+        args.frameworks = ",".join(built)
 
     status = 0
     lines = ["# Reproduction stages", "", f"profile: {args.profile}", "", "| stage | status | output |", "|---|---|---|"]
