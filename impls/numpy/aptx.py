@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from impls.numpy.functional import sech2, tanh_parts_inplace
+from impls.numpy.functional import sech2
 
 #: Default number of elements of one [rows, out, in] slab (1 MiB in float32).
 CHUNK_ELEMENTS = 1 << 18
@@ -51,15 +51,27 @@ def _cols_times(g: np.ndarray, slab: np.ndarray) -> np.ndarray:
     return np.matmul(g.T[:, None, :], slab.transpose(1, 0, 2))[:, 0, :]
 
 
+def _work_buffers(chunks: list[slice], out_features: int, in_features: int, dtype: np.dtype,
+                  count: int) -> list[np.ndarray]:
+    """``count`` reusable [rows, out, in] slabs for the largest chunk (no per-chunk allocation)."""
+    rows = max(c.stop - c.start for c in chunks)
+    return [np.empty((rows, out_features, in_features), dtype=dtype) for _ in range(count)]
+
+
 def recompute_forward(x: np.ndarray, A: np.ndarray, B: np.ndarray, G: np.ndarray,
                       chunk_elements: int = CHUNK_ELEMENTS) -> np.ndarray:
     """APTx layer output without delta; keeps no [batch, out, in] tensor."""
     y = x @ (A * G).T
-    for rows in batch_chunks(x.shape[0], *A.shape, chunk_elements):
+    if x.shape[0] == 0:
+        return y
+    chunks = batch_chunks(x.shape[0], *A.shape, chunk_elements)
+    (buffer,) = _work_buffers(chunks, *A.shape, x.dtype, 1)
+    for rows in chunks:
         xs = x[rows, None, :]                               # [b, 1, I]
-        slab = np.multiply(B, xs)                           # [b, O, I]
+        slab = buffer[: rows.stop - rows.start]             # [b, O, I]
+        np.multiply(B, xs, out=slab)
         np.tanh(slab, out=slab)
-        slab *= xs
+        np.multiply(slab, xs, out=slab)
         # sum_i t x G[o, i]: one matvec per output neuron.
         y[rows] += np.matmul(slab.transpose(1, 0, 2), G[:, :, None])[:, :, 0].T
     return y
@@ -69,29 +81,51 @@ def recompute_backward(x: np.ndarray, A: np.ndarray, B: np.ndarray, G: np.ndarra
                        g: np.ndarray, need_x: bool = True, need_a: bool = True,
                        chunk_elements: int = CHUNK_ELEMENTS
                        ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray, np.ndarray]:
-    """(dx, dA, dB, dG) of sum(g * y), tanh recomputed chunk by chunk (dx/dA None if not needed)."""
+    """(dx, dA, dB, dG) of sum(g * y), tanh recomputed chunk by chunk (dx/dA None if not needed).
+
+    tanh and sech^2 come from one exp per element: with e = exp(-2 |B| |x|) and
+    r = 1 / (1 + e), |tanh(B x)| = 2 r - 1 and sech^2(B x) = 4 e r^2. tanh is then accurate in
+    absolute terms (all these formulas need), sech^2 keeps its relative accuracy where
+    1 - tanh^2 would cancel (it is multiplied by x^2 in dB). Four reusable slabs, written
+    with ``out=``, hold the chunk's temporaries.
+    """
     gx = g.T @ x                                            # [O, I]
     dx = g @ (A * G) if need_x else None
     dB = np.zeros_like(B)
     dG_tanh = np.zeros_like(G)
-    for rows in batch_chunks(x.shape[0], *A.shape, chunk_elements):
-        xs = x[rows, None, :]                               # [b, 1, I]
-        gs = g[rows]                                        # [b, O]
-        z = np.multiply(B, xs)                              # [b, O, I] (scratch, becomes t)
-        bx = z.copy() if need_x else None                   # B x, for the dx term
-        t, s = tanh_parts_inplace(z)
-        # s -> x^2 s (dB), then t -> t x (dG); dx uses t + B x s before those products.
-        if need_x:
-            bx *= s
-            bx += t
-            bx *= G
-            dx[rows] += _rows_times(gs, bx)
-        s *= xs
-        s *= xs
-        dB += _cols_times(gs, s)
-        t *= xs
-        dG_tanh += _cols_times(gs, t)
+    if x.shape[0]:
+        neg_two_abs_b = -2.0 * np.abs(B)
+        abs_x = np.abs(x)
+        chunks = batch_chunks(x.shape[0], *A.shape, chunk_elements)
+        buffers = _work_buffers(chunks, *A.shape, x.dtype, 4)
+        for rows in chunks:
+            n = rows.stop - rows.start
+            e, r, t, z = (buffer[:n] for buffer in buffers)
+            xs = x[rows, None, :]                           # [b, 1, I]
+            gs = g[rows]                                    # [b, O]
+            np.multiply(neg_two_abs_b, abs_x[rows, None, :], out=e)
+            np.exp(e, out=e)                                # e = exp(-2 |B x|)
+            np.add(e, 1.0, out=r)
+            np.reciprocal(r, out=r)                         # r = 1 / (1 + e)
+            np.multiply(r, 2.0, out=t)
+            np.subtract(t, 1.0, out=t)                      # |tanh| = (1 - e) / (1 + e) = 2 r - 1
+            np.multiply(B, xs, out=z)                       # z = B x
+            np.copysign(t, z, out=t)                        # t = tanh(B x)
+            np.multiply(e, r, out=e)
+            np.multiply(e, r, out=e)                        # e = sech^2 / 4
+            if need_x:
+                np.multiply(z, e, out=z)
+                np.multiply(z, 4.0, out=z)
+                np.add(z, t, out=z)
+                np.multiply(z, G, out=z)                    # G (t + B x sech^2)
+                dx[rows] += _rows_times(gs, z)
+            np.multiply(e, xs, out=e)
+            np.multiply(e, xs, out=e)                       # x^2 sech^2 / 4
+            dB += _cols_times(gs, e)
+            np.multiply(t, xs, out=t)                       # t x
+            dG_tanh += _cols_times(gs, t)
     dB *= G
+    dB *= 4.0
     dA = G * gx if need_a else None
     dG = A * gx
     dG += dG_tanh

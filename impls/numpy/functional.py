@@ -47,28 +47,6 @@ def tanh_parts(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.tanh(z), sech2(z)
 
 
-def tanh_parts_inplace(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """tanh(z) and sech^2(z) from a single exp; ``z`` (a scratch array) is overwritten with tanh.
-
-    With e = exp(-2|z|) and r = 1 / (1 + e): tanh = sign(z) (1 - e) r and sech^2 = 4 e r^2.
-    tanh is accurate to a few ulps in absolute terms (all the APTx layer needs: it is always
-    added to alpha or multiplied by bounded factors); sech^2 keeps its relative accuracy. One
-    exp instead of tanh + exp is what makes the recomputing backward pass cheap.
-    """
-    e = np.abs(z)
-    e *= -2.0
-    np.exp(e, out=e)
-    r = 1.0 + e
-    np.reciprocal(r, out=r)
-    t = np.subtract(1.0, e)
-    t *= r
-    np.copysign(t, z, out=z)
-    e *= r
-    e *= r
-    e *= 4.0
-    return z, e
-
-
 def softmax_with_argmax(z: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
     """softmax(z) along ``axis`` (max subtracted first) and the arg-max index (keepdims)."""
     top = np.argmax(z, axis=axis)
