@@ -1,0 +1,168 @@
+"""Memory-lean APTx layer maths for JAX.
+
+The package's layer broadcasts x to [batch, out, in]; under plain autodiff JAX would keep such
+tensors as residuals for the backward pass (spec §1.4). :func:`aptx_recompute` is a
+``jax.custom_vjp`` whose forward saves only its four operands (x and the three [out, in]
+parameter matrices); the backward pass recomputes tanh(B x) chunk by chunk over the batch
+inside a ``lax.scan``, so no [batch, out, in] value is ever a residual and the temporaries
+hold at most ``CHUNK_ELEMENTS`` values at a time.
+
+Gradients (spec §1.1), with t = tanh(B[o,i] x[b,i]) and s = 1 - t^2 = sech^2(B x):
+    dA[o,i] = G[o,i] sum_b g[b,o] x[b,i]                 (a matmul)
+    dG[o,i] = A[o,i] sum_b g x + sum_b g t x
+    dB[o,i] = G[o,i] sum_b g x^2 s
+    dx[b,i] = sum_o g A G  +  sum_o g G (t + B x s)      (the first term a matmul)
+
+Saturation: where |B x| is large, t rounds to +-1 and ``1 - t*t`` keeps only rounding noise
+(absolute error ~1e-7 in float32 against a true value that may be 1e-6), which the x^2 factor
+of dB then amplifies. Both t and s are therefore computed from e = exp(-2|z|):
+t = sign(z) (1 - e) / (1 + e), s = 4 e / (1 + e)^2, accurate in relative terms everywhere,
+with one transcendental per element like ``tanh`` alone. The same accurate derivatives back
+:func:`tanh` and :func:`sigmoid`, used by every unit built on them.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+#: Elements of one [chunk, out, in] temporary (4 MiB in float32).
+CHUNK_ELEMENTS = 1 << 20
+
+#: Full-precision matmuls everywhere (no TF32/bf16 passes on GPUs; design §4).
+HIGHEST = lax.Precision.HIGHEST
+
+
+def sech2(z: jax.Array) -> jax.Array:
+    """1 - tanh(z)^2 without cancellation: 4 e / (1 + e)^2 with e = exp(-2|z|) <= 1."""
+    e = jnp.exp(-2.0 * jnp.abs(z))
+    return 4.0 * e / ((1.0 + e) * (1.0 + e))
+
+
+@jax.custom_jvp
+def tanh(z: jax.Array) -> jax.Array:
+    """jnp.tanh whose derivative is :func:`sech2` (not the cancelling 1 - tanh^2)."""
+    return jnp.tanh(z)
+
+
+@tanh.defjvp
+def _tanh_jvp(primals, tangents):
+    (z,), (dz,) = primals, tangents
+    return jnp.tanh(z), dz * sech2(z)
+
+
+@jax.custom_jvp
+def sigmoid(z: jax.Array) -> jax.Array:
+    """Logistic sigmoid (never overflows) whose derivative e / (1 + e)^2, e = exp(-|z|),
+    is accurate in both tails (s (1 - s) cancels for large z)."""
+    return jax.nn.sigmoid(z)
+
+
+@sigmoid.defjvp
+def _sigmoid_jvp(primals, tangents):
+    (z,), (dz,) = primals, tangents
+    e = jnp.exp(-jnp.abs(z))
+    return jax.nn.sigmoid(z), dz * (e / ((1.0 + e) * (1.0 + e)))
+
+
+def _tanh_and_sech2(z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(tanh z, sech^2 z) from a single exponential, both accurate in relative terms."""
+    e = jnp.exp(-2.0 * jnp.abs(z))
+    r = 1.0 / (1.0 + e)
+    return jnp.sign(z) * ((1.0 - e) * r), 4.0 * e * (r * r)
+
+
+def chunk_rows(out_features: int, in_features: int) -> int:
+    """Batch rows whose [rows, out, in] temporaries hold at most CHUNK_ELEMENTS values."""
+    return max(1, CHUNK_ELEMENTS // max(1, out_features * in_features))
+
+
+def _chunked(x: jax.Array, rows: int) -> tuple[jax.Array, int]:
+    """x [B, ...] zero-padded to a multiple of ``rows`` and reshaped to [n, rows, ...]."""
+    batch = x.shape[0]
+    n = -(-batch // rows)
+    pad = n * rows - batch
+    if pad:
+        x = jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1))
+    return x.reshape(n, rows, *x.shape[1:]), pad
+
+
+def _unchunked(y: jax.Array, batch: int) -> jax.Array:
+    return y.reshape(-1, *y.shape[2:])[:batch]
+
+
+def _tanh_term(x: jax.Array, B: jax.Array, G: jax.Array) -> jax.Array:
+    """sum_i G[o,i] x[b,i] tanh(B[o,i] x[b,i]) for one chunk of rows: [rows, O]."""
+    t = jnp.tanh(B[None] * x[:, None, :])
+    return jnp.einsum("boi,oi->bo", t * x[:, None, :], G, precision=HIGHEST)
+
+
+# The forward and backward kernels are jitted on their own: a jitted kernel is a fused op of
+# "eager" mode (like torch's autograd.Function), and without it every eager call would
+# re-trace and re-compile its lax.scan body. Under an outer jax.jit they are simply inlined.
+@functools.partial(jax.jit, static_argnums=4)
+def _forward(x: jax.Array, A: jax.Array, B: jax.Array, G: jax.Array, rows: int) -> jax.Array:
+    linear = jnp.dot(x, (A * G).T, precision=HIGHEST)
+    if x.shape[0] <= rows:
+        return linear + _tanh_term(x, B, G)
+    xc, _ = _chunked(x, rows)
+    tanh_part = lax.map(lambda xs: _tanh_term(xs, B, G), xc)
+    return linear + _unchunked(tanh_part, x.shape[0])
+
+
+def aptx_recompute(x: jax.Array, A: jax.Array, B: jax.Array, G: jax.Array) -> jax.Array:
+    """y[b,o] = sum_i (A + tanh(B x)) G x, without keeping any [batch, out, in] residual.
+
+    The chunk size is read from CHUNK_ELEMENTS at call time (a static argument of the kernels).
+    """
+    return _aptx_lean(x, A, B, G, chunk_rows(*A.shape))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
+def _aptx_lean(x, A, B, G, rows):
+    return _forward(x, A, B, G, rows)
+
+
+def _lean_fwd(x, A, B, G, rows):
+    return _forward(x, A, B, G, rows), (x, A, B, G)
+
+
+def _lean_bwd(rows, residuals, g):
+    return _backward(*residuals, g, rows)
+
+
+@functools.partial(jax.jit, static_argnums=5)
+def _backward(x, A, B, G, g, rows):
+    batch = x.shape[0]
+    gx = jnp.dot(g.T, x, precision=HIGHEST)                       # [O, I]
+    dx_linear = jnp.dot(g, A * G, precision=HIGHEST)              # [B, I]
+    rows = min(batch, rows)
+    xc, _ = _chunked(x, rows)
+    gc, _ = _chunked(g, rows)                                      # padded rows: g = 0
+
+    def body(carry, chunk):
+        dB_acc, dG_acc = carry
+        xs, gs = chunk                                             # [r, I], [r, O]
+        xb = xs[:, None, :]
+        t, s = _tanh_and_sech2(B[None] * xb)                       # [r, O, I]
+        dG_acc = dG_acc + jnp.einsum("bo,boi->oi", gs, t * xb, precision=HIGHEST)
+        dB_acc = dB_acc + jnp.einsum("bo,boi->oi", gs, s * (xb * xb), precision=HIGHEST)
+        dx = jnp.einsum("bo,boi->bi", gs, (t + B[None] * xb * s) * G[None], precision=HIGHEST)
+        return (dB_acc, dG_acc), dx
+
+    zeros = jnp.zeros_like(A)
+    (dB_sum, dG_tanh), dx_tanh = lax.scan(body, (zeros, zeros), (xc, gc))
+    dx = dx_linear + _unchunked(dx_tanh, batch)
+    return dx, G * gx, G * dB_sum, A * gx + dG_tanh
+
+
+_aptx_lean.defvjp(_lean_fwd, _lean_bwd)
+
+
+def aptx_naive(x: jax.Array, A: jax.Array, B: jax.Array, G: jax.Array) -> jax.Array:
+    """The package's broadcast formulation (materialises [batch, out, in]); for comparisons only."""
+    xb = x[:, None, :]
+    return jnp.sum((A[None] + tanh(B[None] * xb)) * G[None] * xb, axis=2)

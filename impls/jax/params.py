@@ -1,0 +1,63 @@
+"""Conversion between Flax NNX blocks and the canonical parameter dicts.
+
+Natively the blocks use Flax's layouts: dense kernels are ``[in, out]`` (canonical ``weight``
+is ``[out, in]``) and conv kernels ``HWIO`` (canonical ``OIHW``). Each block class declares,
+per canonical name, its attribute and layout in ``Block.native``; this module is the only
+place that converts between the two views.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+#: layout -> (canonical -> native, native -> canonical) axis permutations (None: unchanged).
+_PERMUTATIONS: Mapping[str, tuple[tuple[int, ...], tuple[int, ...]] | None] = {
+    "same": None,
+    "dense": ((1, 0), (1, 0)),                 # [out, in] <-> [in, out]
+    "conv": ((2, 3, 1, 0), (3, 2, 0, 1)),      # OIHW <-> HWIO
+}
+
+
+def to_native(layout: str, value: np.ndarray) -> np.ndarray:
+    perm = _PERMUTATIONS[layout]
+    return np.asarray(value) if perm is None else np.transpose(value, perm[0])
+
+
+def from_native(layout: str, value: np.ndarray) -> np.ndarray:
+    perm = _PERMUTATIONS[layout]
+    return np.asarray(value) if perm is None else np.transpose(value, perm[1])
+
+
+def native_slot(layer: Any, name: str) -> tuple[str, str]:
+    """(attribute, layout) of a canonical parameter of ``layer``."""
+    return layer.native.get(name, (name, "same"))
+
+
+def get_params(layer: Any) -> dict[str, np.ndarray]:
+    """Every canonical parameter (trainable or not) as a NumPy array in the layer's dtype."""
+    out = {}
+    for name in layer.param_names:
+        attr, layout = native_slot(layer, name)
+        out[name] = np.array(from_native(layout, np.asarray(getattr(layer, attr)[...])))
+    return out
+
+
+def set_params(layer: Any, params: Mapping[str, np.ndarray]) -> None:
+    """Copy canonical values into the layer's variables (the layer's dtype is kept)."""
+    for name, value in params.items():
+        attr, layout = native_slot(layer, name)
+        variable = getattr(layer, attr)
+        variable.set_value(jnp.asarray(to_native(layout, np.asarray(value)), dtype=layer.dtype))
+
+
+def get_model_params(model: Any) -> list[dict[str, np.ndarray]]:
+    return [get_params(block) for block in model.layers]
+
+
+def set_model_params(model: Any, params: list[Mapping[str, np.ndarray]]) -> None:
+    for block, p in zip(model.layers, params, strict=True):
+        set_params(block, p)

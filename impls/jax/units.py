@@ -1,0 +1,435 @@
+"""Every neuronbench block as a Flax NNX module (class names shared with every framework).
+
+Each module is built from a :class:`~impls.spec.LayerSpec` and canonical float64 parameters:
+trainable ones become ``nnx.Param``, the others :class:`Buffer` variables (part of the
+canonical dict, never differentiated), and ActMix's temperature is :class:`Temperature` state.
+Parameters use Flax's layouts (dense kernels ``[in, out]``, conv kernels ``HWIO``); the
+canonical ``[out, in]`` / ``OIHW`` views live in :mod:`impls.jax.params`. Inputs and outputs
+keep the canonical layout (conv blocks take NCHW), so models compose exactly like the oracle.
+
+float32 layers stay float32 although the backend enables ``jax_enable_x64``: every array is
+created with an explicit dtype, and the constants inside the maths are Python scalars (weakly
+typed, so they never promote). Matmuls and convolutions ask for ``Precision.HIGHEST`` so no
+TF32/bf16 pass is used on GPUs (design §4).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from jax import lax
+from jax.scipy.special import ndtr
+
+from impls.jax.aptx import HIGHEST, aptx_naive, aptx_recompute, sigmoid, tanh
+from impls.jax.params import native_slot, to_native
+from impls.spec import LayerSpec, blocks
+
+DTYPES: Mapping[str, Any] = {"float32": jnp.float32, "float64": jnp.float64}
+
+
+class Buffer(nnx.Variable):
+    """A canonical parameter that does not train (APTx alpha when fixed, frozen APTx scalars)."""
+
+
+class Temperature(nnx.Variable):
+    """ActMix's softmax temperature: mutable state set by trainers, not a parameter."""
+
+
+class Block(nnx.Module):
+    """Base class: holds the canonical parameters as variables and the spec the layer came from."""
+
+    #: canonical parameter name -> (native attribute, layout); absent names keep name and shape.
+    native: ClassVar[Mapping[str, tuple[str, str]]] = {}
+
+    def __init__(self, layer_spec: LayerSpec, params: Mapping[str, np.ndarray], dtype: str) -> None:
+        self.layer_spec = layer_spec
+        self.config = dict(layer_spec.config)
+        self.dtype_name = dtype
+        self.dtype = DTYPES[dtype]
+        trainable = set(blocks.get_block(layer_spec.block).trainable(layer_spec.config))
+        self.param_names = tuple(params)
+        for name, value in params.items():
+            attr, layout = native_slot(self, name)
+            array = jnp.asarray(to_native(layout, np.asarray(value)), dtype=self.dtype)
+            setattr(self, attr, (nnx.Param if name in trainable else Buffer)(array))
+
+    def p(self, name: str) -> jax.Array:
+        """Value of a canonical parameter, in the native layout."""
+        return getattr(self, native_slot(self, name)[0])[...]
+
+
+def _feature_view(param: jax.Array, x: jax.Array, axis: int) -> jax.Array:
+    """Reshape a per-feature vector to broadcast along ``axis`` of ``x``."""
+    shape = [1] * x.ndim
+    shape[axis] = -1
+    return param.reshape(shape)
+
+
+def _const(value: float, like: jax.Array) -> jax.Array:
+    """A scalar in the dtype of ``like`` (a bare 0.0 would enter jnp.where as a float64 literal)."""
+    return jnp.asarray(value, dtype=like.dtype)
+
+
+def _positive_part(x: jax.Array) -> jax.Array:
+    """max(x, 0) whose derivative at 0 is 0, like the oracle (jnp.maximum splits ties 1/2)."""
+    return jnp.where(x > 0, x, _const(0.0, x))
+
+
+def _nonpositive_part(x: jax.Array) -> jax.Array:
+    """min(x, 0) whose derivative at 0 is 1 (the negative branch owns x = 0, as in the oracle)."""
+    return jnp.where(x > 0, _const(0.0, x), x)
+
+
+# --------------------------------------------------------------------------------------------
+# Softmax with a shift-invariant, cancellation-free backward
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def scaled_softmax(x: jax.Array, axis: int, scale: jax.Array | float) -> jax.Array:
+    """softmax(x / scale) along ``axis``, the max subtracted *before* dividing by the scale.
+
+    Subtracting first keeps the exponent's rounding error proportional to the exponent itself
+    (x / scale first would add |x / scale| * eps to every exponent: 6e-4 at |x| = 100, T = 0.01).
+    """
+    return _softmax_forward(x, axis, scale)
+
+
+def _softmax_forward(x, axis, scale):
+    shift = lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
+    e = jnp.exp((x - shift) / scale)
+    return e / jnp.sum(e, axis=axis, keepdims=True)
+
+
+def _softmax_fwd(x, axis, scale):
+    y = _softmax_forward(x, axis, scale)
+    return y, (x, y, scale)
+
+
+def _softmax_bwd(axis, residuals, g):
+    """dx = y (g - sum_j y_j g_j) / scale, written as y ((g - g_m) + sum_j y_j (g_m - g_j)) / scale.
+
+    m is the position of the largest y. Both forms are equal because sum_j y_j = 1, but the
+    usual one cancels catastrophically at the dominant entry once the others fall below the
+    dtype's resolution (y_m rounds to 1 and g_m - sum y g to noise), while this one never
+    subtracts two nearly equal numbers there.
+    """
+    x, y, scale = residuals
+    m = jnp.argmax(y, axis=axis, keepdims=True)
+    g_m = jnp.take_along_axis(g, m, axis=axis)
+    du = y * ((g - g_m) + jnp.sum(y * (g_m - g), axis=axis, keepdims=True))
+    u = (x - jnp.max(x, axis=axis, keepdims=True)) / scale
+    dscale = -jnp.sum(du * u) / scale
+    return du / scale, jnp.reshape(dscale, jnp.shape(scale)).astype(jnp.result_type(scale))
+
+
+scaled_softmax.defvjp(_softmax_fwd, _softmax_bwd)
+
+
+# --------------------------------------------------------------------------------------------
+# APTx
+
+
+class APTxActivation(Block):
+    def __call__(self, x: jax.Array) -> jax.Array:
+        a, b, g = self.p("alpha"), self.p("beta"), self.p("gamma")
+        return (a + tanh(b * x)) * g * x
+
+
+class APTxLayer(Block):
+    """impl="recompute": custom VJP, no [batch, out, in] residual; impl="naive": plain autodiff."""
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        fn = aptx_recompute if self.config["impl"] == "recompute" else aptx_naive
+        y = fn(x, self.p("alpha"), self.p("beta"), self.p("gamma"))
+        return y + self.p("delta") if self.config["use_delta"] else y
+
+
+# --------------------------------------------------------------------------------------------
+# ActMix
+
+
+class ActMix(Block):
+    """Softmax(logits / T) mixture of basis functions per feature; T is state, set by trainers."""
+
+    def __init__(self, layer_spec: LayerSpec, params: Mapping[str, np.ndarray], dtype: str) -> None:
+        super().__init__(layer_spec, params, dtype)
+        self.temperature = Temperature(jnp.asarray(float(self.config["temperature"]), dtype=self.dtype))
+
+    def basis(self, name: str, z: jax.Array) -> jax.Array:
+        if name == "sin":
+            return jnp.sin(self.config["omega_0"] * z)
+        if name == "tanh":
+            return tanh(z)
+        if name == "relu":
+            return _positive_part(z)
+        if name == "identity":
+            return z
+        if name == "sigmoid":
+            return sigmoid(z)
+        if name == "silu":
+            return z * sigmoid(z)
+        raise ValueError(f"unit 'actmix': unknown basis {name!r}")
+
+    def coefficients(self) -> jax.Array:
+        """Mixing weights softmax(logits / T), shape [features, basis]."""
+        return scaled_softmax(self.p("logits"), -1, self.temperature[...])
+
+    def entropy(self) -> jax.Array:
+        """Mean over features of the mixture entropy (from log-softmax: finite at small T)."""
+        log_c = jax.nn.log_softmax(self.p("logits") / self.temperature[...], axis=-1)
+        return -jnp.mean(jnp.sum(jnp.exp(log_c) * log_c, axis=-1))
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        axis = self.config["axis"]
+        z = jnp.moveaxis(x, axis, -1)
+        phi = jnp.stack([self.basis(b, z) for b in self.config["basis"]], axis=-1)
+        return jnp.moveaxis(jnp.sum(phi * self.coefficients(), axis=-1), -1, axis)
+
+
+# --------------------------------------------------------------------------------------------
+# Learnable SELU variation
+
+
+class LearnableSELU(Block):
+    """safe=True evaluates the negative branch on min(x, 0): finite gradients for finite x."""
+
+    native: ClassVar[Mapping[str, tuple[str, str]]] = {"lambda": ("lambda_", "same")}
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        lam, al, be, ga, om = (self.p(k) for k in ("lambda", "alpha", "beta", "gamma", "omega"))
+        xn = _nonpositive_part(x) if self.config["safe"] else x
+        negative = lam * (al * (jnp.exp(be * xn) - 1.0) + ga * jnp.sin(om * xn))
+        return jnp.where(x > 0, lam * x, negative)
+
+
+# --------------------------------------------------------------------------------------------
+# Classic activations
+
+
+class ReLU(Block):
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return _positive_part(x)
+
+
+class PReLU(Block):
+    def __call__(self, x: jax.Array) -> jax.Array:
+        a = _feature_view(self.p("alpha"), x, self.config["axis"])
+        return jnp.where(x > 0, x, a * x)
+
+
+class Swish(Block):
+    """x sigmoid(beta x); the logistic never overflows, so no NaN at x = -100 (spec §2.1)."""
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        beta = self.p("beta") if self.config["learnable"] else float(self.config["beta"])
+        return x * sigmoid(beta * x)
+
+
+_GELU_K = math.sqrt(2.0 / math.pi)
+
+
+class GELU(Block):
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if self.config["approximate"]:
+            return 0.5 * x * (1.0 + tanh(_GELU_K * (x + 0.044715 * (x * x * x))))
+        return x * ndtr(x)
+
+
+class Tanh(Block):
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return tanh(x)
+
+
+class Sigmoid(Block):
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return sigmoid(x)
+
+
+class Softmax(Block):
+    def __call__(self, x: jax.Array) -> jax.Array:
+        scale = jnp.asarray(self.config["temperature"] + self.config["epsilon"], dtype=x.dtype)
+        return scaled_softmax(x, self.config["axis"], scale)
+
+
+# --------------------------------------------------------------------------------------------
+# Yat (NMN)
+
+_SPHERE_EPS = 1e-8  # nmn normalises with v / (|v| + 1e-8)
+
+
+def _row_norm(v: jax.Array, axis: int) -> jax.Array:
+    """|v| along ``axis`` with a zero (not NaN) gradient at v = 0, like the oracle."""
+    sq = jnp.sum(v * v, axis=axis, keepdims=True)
+    positive = sq > 0
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, sq, _const(1.0, v))), _const(0.0, v))
+
+
+def _yat_alpha(layer: Block) -> jax.Array | float | None:
+    mode = blocks.yat_alpha_mode(layer.config["alpha"], layer.layer_spec.block)
+    return layer.p("alpha") if mode == "learnable" else mode
+
+
+def _yat_ratio(dot: jax.Array, x_sq: jax.Array, w_sq: jax.Array, numerator: jax.Array,
+               eps: float) -> jax.Array:
+    """numerator^2 / (max(|x|^2 + |w|^2 - 2 dot, 0) + eps), the clamp's derivative 0 at 0."""
+    dist = _positive_part(x_sq + w_sq - 2.0 * dot) + eps
+    return numerator * numerator / dist
+
+
+class YatDense(Block):
+    """nmn 0.3.5 YatNMN semantics (or the DL2.0-era ones with semantics='dl2-paper')."""
+
+    native: ClassVar[Mapping[str, tuple[str, str]]] = {"weight": ("kernel", "dense")}
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        kernel, c = self.p("weight"), self.config                       # [in, out]
+        if c["spherical"]:
+            x = x / (_row_norm(x, 1) + _SPHERE_EPS)
+            kernel = kernel / (_row_norm(kernel, 0) + _SPHERE_EPS)
+            dot = jnp.dot(x, kernel, precision=HIGHEST)
+            x_sq, w_sq = 1.0, 1.0
+        else:
+            dot = jnp.dot(x, kernel, precision=HIGHEST)
+            x_sq = jnp.sum(x * x, axis=1, keepdims=True)
+            w_sq = jnp.sum(kernel * kernel, axis=0)
+        bias = self.p("bias") if c["bias"] else None
+        alpha = _yat_alpha(self)
+        if c["semantics"] == "dl2-paper":
+            y = _yat_ratio(dot, x_sq, w_sq, dot, c["epsilon"])
+            if alpha is not None:
+                out = kernel.shape[1]
+                base = math.sqrt(out) / math.log1p(out)
+                # base ** alpha; a learnable alpha differentiates to scale * ln(base).
+                learnable = not isinstance(alpha, float)
+                y = y * (jnp.exp(alpha * math.log(base)) if learnable else base**alpha)
+            return y + bias if bias is not None else y
+        y = _yat_ratio(dot, x_sq, w_sq, dot + bias if bias is not None else dot, c["epsilon"])
+        return y * alpha if alpha is not None else y
+
+
+def _conv(x: jax.Array, kernel: jax.Array, config: Mapping[str, Any]) -> jax.Array:
+    """Cross-correlation of NCHW input with an HWIO kernel, NCHW output."""
+    (ph, pw) = config["padding"]
+    return lax.conv_general_dilated(
+        x, kernel, window_strides=tuple(config["stride"]), padding=((ph, ph), (pw, pw)),
+        dimension_numbers=("NCHW", "HWIO", "NCHW"), precision=HIGHEST,
+    )
+
+
+class YatConv2D(Block):
+    """nmn 0.3.5 YatConv2D semantics on NCHW input."""
+
+    native: ClassVar[Mapping[str, tuple[str, str]]] = {"weight": ("kernel", "conv")}
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        kernel, c = self.p("weight"), self.config                       # HWIO
+        dot = _conv(x, kernel, c)
+        ones = jnp.ones((*kernel.shape[:3], 1), dtype=x.dtype)
+        x_sq = _conv(x * x, ones, c)                                     # patch |x|^2, [B,1,H,W]
+        w_sq = jnp.sum(kernel * kernel, axis=(0, 1, 2)).reshape(1, -1, 1, 1)
+        numerator = dot + self.p("bias").reshape(1, -1, 1, 1) if c["bias"] else dot
+        y = _yat_ratio(dot, x_sq, w_sq, numerator, c["epsilon"])
+        alpha = _yat_alpha(self)
+        return y * alpha if alpha is not None else y
+
+
+# --------------------------------------------------------------------------------------------
+# Squashers
+
+
+def _power(x: jax.Array, n: float) -> jax.Array:
+    return x if n == 1.0 else jnp.power(x, n)
+
+
+class Softermax(Block):
+    def __call__(self, x: jax.Array) -> jax.Array:
+        xn = _power(x, self.config["n"])
+        return xn / (self.config["epsilon"] + jnp.sum(xn, axis=self.config["axis"], keepdims=True))
+
+
+class SofterSigmoid(Block):
+    def __call__(self, x: jax.Array) -> jax.Array:
+        xn = _power(x, self.config["n"])
+        return xn / (1.0 + xn)
+
+
+class SoftTanh(Block):
+    def __call__(self, x: jax.Array) -> jax.Array:
+        xn = _power(x, self.config["n"])
+        return (xn - 1.0) / (1.0 + xn)
+
+
+# --------------------------------------------------------------------------------------------
+# Building blocks of models
+
+
+class Linear(Block):
+    native: ClassVar[Mapping[str, tuple[str, str]]] = {"weight": ("kernel", "dense")}
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        y = jnp.dot(x, self.p("weight"), precision=HIGHEST)
+        return y + self.p("bias") if self.config["bias"] else y
+
+
+class Conv2D(Block):
+    native: ClassVar[Mapping[str, tuple[str, str]]] = {"weight": ("kernel", "conv")}
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        y = _conv(x, self.p("weight"), self.config)
+        return y + self.p("bias").reshape(1, -1, 1, 1) if self.config["bias"] else y
+
+
+class MaxPool2D(Block):
+    """Non-overlapping max pooling (floor); a tie sends the gradient to the first maximum in
+    row-major window order, like torch and the oracle (jnp.max would split it between ties)."""
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        k = self.config["kernel_size"]
+        b, ch, h, w = x.shape
+        ho, wo = h // k, w // k
+        win = x[:, :, : ho * k, : wo * k].reshape(b, ch, ho, k, wo, k)
+        win = win.transpose(0, 1, 2, 4, 3, 5).reshape(b, ch, ho, wo, k * k)
+        first = jnp.argmax(win, axis=-1)[..., None]
+        return jnp.take_along_axis(win, first, axis=-1)[..., 0]
+
+
+class Flatten(Block):
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return x.reshape(x.shape[0], -1)
+
+
+#: Block name -> class; the one table that ties the spec to this framework.
+BLOCK_CLASSES: Mapping[str, type[Block]] = {
+    "aptx_activation": APTxActivation,
+    "aptx_layer": APTxLayer,
+    "actmix": ActMix,
+    "lselu": LearnableSELU,
+    "relu": ReLU,
+    "prelu": PReLU,
+    "swish": Swish,
+    "gelu": GELU,
+    "tanh": Tanh,
+    "sigmoid": Sigmoid,
+    "softmax": Softmax,
+    "yat_dense": YatDense,
+    "yat_conv2d": YatConv2D,
+    "softermax": Softermax,
+    "softer_sigmoid": SofterSigmoid,
+    "soft_tanh": SoftTanh,
+    "linear": Linear,
+    "conv2d": Conv2D,
+    "max_pool2d": MaxPool2D,
+    "flatten": Flatten,
+}
+
+
+def build_block(layer_spec: LayerSpec, params: Mapping[str, np.ndarray], dtype: str = "float32") -> Block:
+    """Native module for ``layer_spec`` holding ``params`` (canonical, any float dtype) as ``dtype``."""
+    return BLOCK_CLASSES[layer_spec.block](layer_spec, params, dtype)
