@@ -309,7 +309,7 @@ def test_safe_extract_tar_extracts_regular_files(tmp_path):
     [
         _file("../evil.txt", b"x"),
         _file("d/../../evil.txt", b"x"),
-        _file("/tmp/evil-absolute.txt", b"x"),
+        _file("/neuronbench-tar-test/evil-absolute.txt", b"x"),
         _link("d/link", "../../evil.txt", tarfile.SYMTYPE),
         _link("d/hard", "/etc/passwd", tarfile.LNKTYPE),
     ],
@@ -322,7 +322,7 @@ def test_tar_path_traversal_and_links_are_refused(tmp_path, bad):
         safe_extract_tar(archive, dest)
     assert not (tmp_path / "deep" / "evil.txt").exists()
     assert not (tmp_path / "evil.txt").exists()
-    assert not Path("/tmp/evil-absolute.txt").exists()
+    assert not Path("/neuronbench-tar-test/evil-absolute.txt").exists()
     assert not (dest / "d" / "good").exists()  # the whole archive is refused
     assert _no_part_files(tmp_path)
 
