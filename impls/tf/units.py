@@ -137,7 +137,9 @@ class ActMix(Block):
         self.temperature.assign(float(temperature))
 
     def coefficients(self) -> tf.Tensor:
-        return tf.nn.softmax(self.param("logits") / tf.convert_to_tensor(self.temperature), axis=-1)
+        # stable_softmax: at T = 0.01 the mixture saturates and the stock softmax gradient
+        # loses the winning logit's gradient to cancellation.
+        return stable_softmax(self.param("logits") / tf.convert_to_tensor(self.temperature), 1.0, -1)
 
     def entropy(self) -> tf.Tensor:
         log_c = tf.nn.log_softmax(self.param("logits") / tf.convert_to_tensor(self.temperature), axis=-1)

@@ -85,7 +85,9 @@ class ActMix(Block):
         return {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "silu": F.silu}[name](z)
 
     def coefficients(self) -> torch.Tensor:
-        return torch.softmax(self.param("logits") / self.temperature, dim=-1)
+        # StableSoftmax: at T = 0.01 the mixture saturates and autograd's softmax backward
+        # loses the winning logit's gradient to cancellation (see impls/torch/softmax.py).
+        return StableSoftmax.apply(self.param("logits") / self.temperature, 1.0, -1)
 
     def entropy(self) -> torch.Tensor:
         log_c = torch.log_softmax(self.param("logits") / self.temperature, dim=-1)
