@@ -7,7 +7,7 @@ recomputes tanh(B x) chunk by chunk over the batch. On a CPU the layer is bound 
 throughput (design §10), so the recomputation costs one extra tanh sweep and saves nearly all
 of the memory.
 
-Gradients (spec §1.1), with t = tanh(B[o,i] x[b,i]) and s = 1 - t^2:
+Gradients (spec §1.1), with t = tanh(B[o,i] x[b,i]) and s = sech^2(B x):
     dA[o,i] = G[o,i] sum_b g[b,o] x[b,i]                 (a matmul)
     dG[o,i] = A[o,i] sum_b g x + sum_b g t x
     dB[o,i] = G[o,i] sum_b g x^2 s
@@ -17,6 +17,8 @@ Gradients (spec §1.1), with t = tanh(B[o,i] x[b,i]) and s = 1 - t^2:
 from __future__ import annotations
 
 import torch
+
+from impls.torch.functional import sech2_from
 
 #: Elements of one [chunk, out, in] temporary (4 MiB in float32).
 CHUNK_ELEMENTS = 1 << 20
@@ -55,7 +57,7 @@ class APTxRecompute(torch.autograd.Function):
             t = torch.tanh(B * xs)                              # [b, O, I]
             if need_g:
                 dG_tanh += torch.einsum("bo,boi->oi", gs, t * xs)
-            sech2 = 1.0 - t * t
+            sech2 = sech2_from(B * xs)     # not 1 - t^2: that cancels in float32 (functional.py)
             if need_b:
                 dB += torch.einsum("bo,boi->oi", gs, sech2 * (xs * xs))
             if need_x:

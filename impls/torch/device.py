@@ -48,13 +48,35 @@ def check_mode(mode: str) -> str:
     return mode
 
 
+#: Dynamo compiles one graph per (code object, guards): every block class and model structure
+#: at every dtype and shape is one entry. The default limit (8 per code object) is reached
+#: within one parity run, after which dynamo silently runs the code *eagerly*, so "compiled"
+#: rows would test eager mode. Raise the limits and make reaching them an error instead.
+RECOMPILE_LIMIT = 1024
+
+
+def compile_settings() -> None:
+    """Generous recompile limits, and an error (never a silent eager fallback) past them."""
+    import torch._dynamo.config as dynamo_config
+
+    dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, RECOMPILE_LIMIT)
+    dynamo_config.accumulated_recompile_limit = max(
+        dynamo_config.accumulated_recompile_limit, 8 * RECOMPILE_LIMIT)
+    dynamo_config.fail_on_recompile_limit_hit = True
+
+
 def in_mode(module: Any, mode: str) -> Callable[..., Any]:
-    """The module itself (eager) or its torch.compile'd twin, cached on the module."""
+    """The module itself (eager) or its torch.compile'd twin, cached on the module.
+
+    The compiled twin uses ``fullgraph=True``: a graph break would quietly run part of the
+    block eagerly, which compiled-mode parity must not hide.
+    """
     check_mode(mode)
     if mode == "eager":
         return module
     compiled = module.__dict__.get("_neuronbench_compiled")
     if compiled is None:
-        compiled = torch.compile(module, dynamic=False)
+        compile_settings()
+        compiled = torch.compile(module, dynamic=False, fullgraph=True)
         module.__dict__["_neuronbench_compiled"] = compiled
     return compiled

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from impls.spec import LayerSpec, blocks
+from impls.torch import functional as AF
 from impls.torch.aptx import APTxRecompute, aptx_naive
 from impls.torch.softmax import StableSoftmax
 
@@ -58,7 +59,7 @@ def _feature_view(param: torch.Tensor, x: torch.Tensor, axis: int) -> torch.Tens
 class APTxActivation(Block):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a, b, g = self.param("alpha"), self.param("beta"), self.param("gamma")
-        return (a + torch.tanh(b * x)) * g * x
+        return (a + AF.tanh(b * x)) * g * x
 
 
 class APTxLayer(Block):
@@ -82,7 +83,7 @@ class ActMix(Block):
             return torch.relu(z)
         if name == "identity":
             return z
-        return {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "silu": F.silu}[name](z)
+        return {"tanh": AF.tanh, "sigmoid": AF.sigmoid, "silu": AF.silu}[name](z)
 
     def coefficients(self) -> torch.Tensor:
         # StableSoftmax: at T = 0.01 the mixture saturates and autograd's softmax backward
@@ -122,7 +123,7 @@ class PReLU(Block):
 class Swish(Block):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         beta = self.param("beta") if self.config["learnable"] else self.config["beta"]
-        return x * torch.sigmoid(beta * x)
+        return x * AF.sigmoid(beta * x)
 
 
 class GELU(Block):
@@ -132,12 +133,12 @@ class GELU(Block):
 
 class Tanh(Block):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(x)
+        return AF.tanh(x)
 
 
 class Sigmoid(Block):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(x)
+        return AF.sigmoid(x)
 
 
 class Softmax(Block):

@@ -121,28 +121,65 @@ def check_trajectory(unit: str, framework: str, dtype: str, mode: str, optimizer
         return [_failure(key, f"{optimizer} trajectory", error)]
 
 
-def run(frameworks: Sequence[str], units: Sequence[str] | None = None,
-        dtypes: Sequence[str] = ("float32", "float64"), modes: Sequence[str] | None = None,
-        trajectories: bool = True, progress: Callable[[str], None] | None = None) -> list[Row]:
-    """All rows for the requested frameworks (a missing framework raises, never skips)."""
+GroupKey = tuple[str, str, str, str]
+
+
+def plan(frameworks: Sequence[str], units: Sequence[str] | None = None,
+         dtypes: Sequence[str] = ("float32", "float64"),
+         modes: Sequence[str] | None = None) -> list[GroupKey]:
+    """Every (unit, framework, dtype, mode) the run covers, in run order.
+
+    Unknown units raise; a requested framework that cannot be imported raises
+    FrameworkUnavailableError (never a skip). A requested mode is run by the frameworks that
+    have it (NumPy has no compiled mode); a mode no requested framework has raises.
+    """
     units = tuple(units or impls.UNITS)
     for unit in units:
         spec.get_block(unit)
     backends = {framework: impls.load_backend(framework) for framework in frameworks}
-    rows: list[Row] = []
+    known = {m for backend in backends.values() for m in backend.MODES}
+    unknown = [m for m in (modes or ()) if m not in known]
+    if unknown:
+        raise ValueError(f"unknown mode(s) {', '.join(map(repr, unknown))}; "
+                         f"the requested frameworks have: {', '.join(sorted(known))}")
+    keys: list[GroupKey] = []
     for framework, backend in backends.items():
         framework_modes = [m for m in (modes or backend.MODES) if m in backend.MODES]
         for unit in units:
             for dtype in dtypes:
-                for mode in framework_modes:
-                    if progress:
-                        progress(f"{framework} {unit} {dtype} {mode}")
-                    for case in (c for c in CASES if c.unit == unit):
-                        rows.extend(check_variant(case, framework, dtype, mode))
-                    if trajectories:
-                        for optimizer in OPTIMIZERS:
-                            rows.extend(check_trajectory(unit, framework, dtype, mode, optimizer))
+                keys.extend((unit, framework, dtype, mode) for mode in framework_modes)
+    return keys
+
+
+def check_group(key: GroupKey, trajectories: bool = True) -> list[Row]:
+    """Every row of one (unit, framework, dtype, mode) cell of the parity matrix."""
+    unit, framework, dtype, mode = key
+    rows: list[Row] = []
+    for case in (c for c in CASES if c.unit == unit):
+        rows.extend(check_variant(case, framework, dtype, mode))
+    if trajectories:
+        for optimizer in OPTIMIZERS:
+            rows.extend(check_trajectory(unit, framework, dtype, mode, optimizer))
     return rows
+
+
+def run(frameworks: Sequence[str], units: Sequence[str] | None = None,
+        dtypes: Sequence[str] = ("float32", "float64"), modes: Sequence[str] | None = None,
+        trajectories: bool = True, progress: Callable[[str], None] | None = None) -> list[Row]:
+    """All rows for the requested frameworks (a missing framework raises, never skips)."""
+    rows: list[Row] = []
+    for key in plan(frameworks, units, dtypes, modes):
+        if progress:
+            progress(" ".join(key))
+        rows.extend(check_group(key, trajectories))
+    return rows
+
+
+def row_from_dict(data: dict) -> Row:
+    """Inverse of Row.as_dict for rows read back from CSV or JSON (strings allowed)."""
+    return Row(data["unit"], data["variant"], data["framework"], data["dtype"], data["mode"],
+               data["check"], float(data["max_abs_err"]), float(data["rel_l2_err"]),
+               float(data["tolerance"]), str(data["passed"]).lower() in ("true", "1"))
 
 
 def summarise(rows: Iterable[Row]) -> dict[tuple[str, str, str, str], tuple[bool, float]]:
