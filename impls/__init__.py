@@ -82,20 +82,32 @@ def set_params(layer: Any, params: dict[str, Any]) -> None:
     load_backend(framework_of(layer)).set_params(layer, {k: np.asarray(v) for k, v in params.items()})
 
 
-def forward(layer: Any, x: Any) -> np.ndarray:
-    """Run a native layer on a NumPy input and return a NumPy output."""
+def _backend_in_mode(layer: Any, mode: str) -> Any:
+    backend = load_backend(framework_of(layer))
+    if mode not in backend.MODES:
+        raise ValueError(f"unknown mode {mode!r} for {framework_of(layer)}; "
+                         f"its modes: {', '.join(backend.MODES)}")
+    return backend
+
+
+def forward(layer: Any, x: Any, mode: str = "eager") -> np.ndarray:
+    """Run a native layer on a NumPy input and return a NumPy output.
+
+    ``mode`` is "eager" or "compiled" (torch.compile, jax.jit, tf.function(jit_compile=True));
+    NumPy has eager only.
+    """
     ls = layer_spec(layer)
     x = np.asarray(x)
     spec.check_input(ls.block, ls.config, x)
-    return load_backend(framework_of(layer)).forward(layer, x)
+    return _backend_in_mode(layer, mode).forward(layer, x, mode)
 
 
-def vjp(layer: Any, x: Any, upstream: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def vjp(layer: Any, x: Any, upstream: Any, mode: str = "eager") -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Gradients of sum(upstream * layer(x)) w.r.t. x and every trainable parameter."""
     ls = layer_spec(layer)
     x = np.asarray(x)
     spec.check_input(ls.block, ls.config, x)
-    return load_backend(framework_of(layer)).vjp(layer, x, np.asarray(upstream))
+    return _backend_in_mode(layer, mode).vjp(layer, x, np.asarray(upstream), mode)
 
 
 def build_model(architecture: Any, framework: str, *, seed: int = 0, dtype: str = "float32") -> Any:

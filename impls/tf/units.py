@@ -102,15 +102,15 @@ def _actmix_basis(name: str, z: tf.Tensor, omega: float) -> tf.Tensor:
     if name == "sin":
         return tf.sin(omega * z)
     if name == "tanh":
-        return tf.tanh(z)
+        return tanh(z)
     if name == "relu":
         return tf.nn.relu(z)
     if name == "identity":
         return z
     if name == "sigmoid":
-        return tf.sigmoid(z)
+        return _sigmoid(z)
     if name == "silu":
-        return z * tf.sigmoid(z)
+        return z * _sigmoid(z)
     raise ValueError(f"unit 'actmix': unknown basis {name!r}")
 
 
@@ -203,19 +203,19 @@ _GELU_K = math.sqrt(2.0 / math.pi)
 class GELU(Block):
     def call(self, x: tf.Tensor) -> tf.Tensor:
         if self.config["approximate"]:
-            return 0.5 * x * (1.0 + tf.tanh(_GELU_K * (x + 0.044715 * x * x * x)))
+            return 0.5 * x * (1.0 + tanh(_GELU_K * (x + 0.044715 * x * x * x)))
         # Phi(x) = erfc(-x / sqrt 2) / 2 keeps relative accuracy in the left tail.
         return 0.5 * x * tf.math.erfc(-x / math.sqrt(2.0))
 
 
 class Tanh(Block):
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        return tf.tanh(x)
+        return tanh(x)           # derivative sech^2 without the 1 - t^2 cancellation
 
 
 class Sigmoid(Block):
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        return tf.sigmoid(x)
+        return _sigmoid(x)       # derivative s(x) s(-x) without the 1 - s cancellation
 
 
 def stable_softmax(x: tf.Tensor, scale: float, axis: int) -> tf.Tensor:
