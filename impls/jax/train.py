@@ -3,10 +3,10 @@
 Gradients are taken functionally: ``nnx.split(module, nnx.Param, ...)`` separates the trainable
 parameters from everything else (fixed parameters, ActMix temperature), ``jax.vjp`` /
 ``jax.value_and_grad`` differentiate ``nnx.merge(graphdef, params, rest)(x)`` with respect to
-the ``nnx.Param`` state only, and ``nnx.update`` writes trained values back. The SGD and Adam
-rules are written out by hand on that parameter pytree, exactly as the spec defines them (Adam:
-eps after the square root of the bias-corrected second moment; the bias corrections are
-computed in float64 on the host and passed in as arguments).
+the ``nnx.Param`` state only, and ``nnx.update`` writes trained values back. Updates are
+optax's ``sgd`` and ``adam``: optax.adam adds eps after the square root of the bias-corrected
+second moment (``eps_root=0``), which is exactly the rule of impls/spec/training.py
+(``test_adam_rule_equals_optax_adam`` and the trajectory tests hold it to the oracle).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from flax import nnx
 
 from impls.jax.device import check_mode, compiled
@@ -92,27 +93,21 @@ def loss_value(name: str, outputs: jax.Array, target: jax.Array) -> jax.Array:
 LOSSES: tuple[str, ...] = ("cross_entropy", "mse")
 
 
-def _update(rule: SGD | Adam, params: Any, grads: Any, state: Any, corrections: Any) -> tuple[Any, Any]:
-    """One application of the spec's rule to the trainable-parameter pytree."""
+def optax_rule(rule: SGD | Adam) -> optax.GradientTransformation:
+    """The optax transformation that implements the spec's rule (same epsilon placement)."""
     if isinstance(rule, SGD):
-        return jax.tree.map(lambda p, g: p - rule.lr * g, params, grads), state
-    m, v = state
-    bc1, bc2 = corrections                     # 1 - b1^t, 1 - b2^t (float64 on the host)
-    m = jax.tree.map(lambda m_, g: rule.b1 * m_ + (1.0 - rule.b1) * g, m, grads)
-    v = jax.tree.map(lambda v_, g: rule.b2 * v_ + (1.0 - rule.b2) * g * g, v, grads)
-    params = jax.tree.map(
-        lambda p, m_, v_: p - rule.lr * (m_ / bc1) / (jnp.sqrt(v_ / bc2) + rule.eps), params, m, v)
-    return params, (m, v)
+        return optax.sgd(rule.lr)
+    return optax.adam(rule.lr, b1=rule.b1, b2=rule.b2, eps=rule.eps, eps_root=0.0)
 
 
-def _make_step(graphdef: nnx.GraphDef, loss: str, rule: SGD | Adam):
-    def step(params, rest, state, x, target, corrections):
+def _make_step(graphdef: nnx.GraphDef, loss: str, tx: optax.GradientTransformation):
+    def step(params, rest, state, x, target):
         def objective(ps):
             return loss_value(loss, nnx.merge(graphdef, ps, rest)(x), target)
 
         value, grads = jax.value_and_grad(objective)(params)
-        params, state = _update(rule, params, grads, state, corrections)
-        return params, state, value
+        updates, state = tx.update(grads, state, params)
+        return optax.apply_updates(params, updates), state, value
 
     return step
 
@@ -125,18 +120,15 @@ def train_steps(model: Model, batches: Iterable[tuple[np.ndarray, np.ndarray]], 
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; known losses: {', '.join(LOSSES)}")
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    step = _make_step(graphdef, loss, optimizer) if check_mode(mode) == "eager" else compiled(
-        model, ("train", loss, optimizer), lambda: _make_step(graphdef, loss, optimizer))
-    zeros = jax.tree.map(jnp.zeros_like, params)
-    state = (zeros, jax.tree.map(jnp.zeros_like, params)) if isinstance(optimizer, Adam) else ()
+    tx = optax_rule(optimizer)
+    step = _make_step(graphdef, loss, tx) if check_mode(mode) == "eager" else compiled(
+        model, ("train", loss, optimizer), lambda: _make_step(graphdef, loss, tx))
+    state = tx.init(params)
     losses: list[float] = []
-    for t, (x, target) in enumerate(batches, start=1):
-        corrections = ()
-        if isinstance(optimizer, Adam):
-            corrections = (_array(model, 1.0 - optimizer.b1**t), _array(model, 1.0 - optimizer.b2**t))
+    for x, target in batches:
         target = np.asarray(target)
         target = jnp.asarray(target) if loss == "cross_entropy" else _array(model, target)
-        params, state, value = step(params, rest, state, _array(model, x), target, corrections)
+        params, state, value = step(params, rest, state, _array(model, x), target)
         losses.append(float(value))
     nnx.update(model, params)
     return losses

@@ -375,8 +375,9 @@ def test_model_forward_and_params(mode: str) -> None:
 
 
 def test_adam_rule_equals_optax_adam() -> None:
-    """The spec's Adam (eps after the bias-corrected sqrt) is optax.adam's rule (eps_root = 0);
-    the eager float64 run is also checked against the oracle trajectory."""
+    """The backend trains with optax.adam (eps_root = 0): its eager float64 trajectory equals the
+    oracle's hand-written rule (eps after the bias-corrected sqrt), and train_steps equals a
+    plain optax loop over the same batches (no state lost between steps)."""
     import jax
     import jax.numpy as jnp
     import optax
