@@ -74,10 +74,11 @@ def run_command(args: argparse.Namespace) -> int:
             argv = ["data", "verify", *(["--data-dir", str(args.data_dir)] if args.data_dir else []),
                     *(["--no-download"] if args.no_download else [])]
         elif stage == "equivalence":
+            # The full matrix in both profiles (about 10 minutes on 2 cores): the committed
+            # report must never be replaced by a partial one.
             argv = ["equivalence", "--out", str(args.out / "equivalence"),
-                    *(["--frameworks", args.frameworks] if args.frameworks else [])]
-            if args.profile == "quick":
-                argv += ["--modes", "eager"]
+                    *(["--frameworks", args.frameworks] if args.frameworks else []),
+                    *(["--data-dir", str(args.data_dir)] if args.data_dir else [])]
         print(f"[reproduce] stage {stage!r}: neuronbench {' '.join(argv)}")
         code = cli_main(argv)
         lines.append(f"| {stage} | {'ok' if code == 0 else f'FAILED (exit {code})'} | {output} |")

@@ -41,6 +41,8 @@ def add_subparser(subparsers) -> None:
                         help="skip the published APTx MNIST checkpoint (9669/10000 in every framework)")
     parser.add_argument("--checkpoint-oracle-rows", type=int, default=None,
                         help="test images the float64 oracle evaluates for the logit check (default: all)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="MNIST location for the checkpoint (default: $NEURONBENCH_DATA or the cache)")
     parser.add_argument("--fresh", action="store_true", help="ignore cells saved by an interrupted run")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.set_defaults(handler=run_command)
@@ -126,7 +128,8 @@ def run_command(args: argparse.Namespace) -> int:
     checkpoint_results = None
     if not args.no_checkpoint:
         print(f"evaluating the published APTx checkpoint in {', '.join(frameworks)} ...", flush=True)
-        checkpoint_results = checkpoint.evaluate(frameworks, oracle_rows=args.checkpoint_oracle_rows)
+        checkpoint_results = checkpoint.evaluate(frameworks, data_dir=args.data_dir,
+                                                 oracle_rows=args.checkpoint_oracle_rows)
     paths = report.write_report(rows, args.out, info, checkpoint_results)
     partial.unlink(missing_ok=True)
     print(report.parity_matrix(rows))

@@ -75,7 +75,7 @@ def test_unknown_unit_mode_and_missing_framework_fail_loudly(monkeypatch) -> Non
 def _args(out, **overrides) -> argparse.Namespace:
     values = {"frameworks": "numpy", "units": "relu,tanh", "dtypes": "float64", "modes": None,
               "no_trajectories": True, "no_checkpoint": True, "checkpoint_oracle_rows": None,
-              "fresh": False, "out": out}
+              "fresh": False, "out": out, "data_dir": None}
     values.update(overrides)
     return argparse.Namespace(**values)
 
