@@ -33,6 +33,7 @@ __all__ = [
     "FrameworkUnavailableError",
     "build",
     "build_model",
+    "evaluate_accuracy",
     "forward",
     "framework_of",
     "get_model_params",
@@ -137,9 +138,24 @@ def set_model_params(model: Any, params: list[dict[str, Any]]) -> None:
     load_backend(framework_of(model)).set_model_params(model, [{k: np.asarray(v) for k, v in p.items()} for p in params])
 
 
-def model_forward(model: Any, x: Any) -> np.ndarray:
+def model_forward(model: Any, x: Any, mode: str = "eager") -> np.ndarray:
     """Run a native model on a NumPy input and return NumPy outputs (logits)."""
     x = np.asarray(x)
     first = model.layer_specs[0]
     spec.check_input(first.block, first.config, x)
-    return load_backend(framework_of(model)).model_forward(model, x)
+    return _backend_in_mode(model, mode).model_forward(model, x, mode)
+
+
+def evaluate_accuracy(model: Any, x: Any, labels: Any, batch_size: int = 1000,
+                      mode: str = "eager") -> int:
+    """Number of rows whose arg-max logit is the label, evaluated ``batch_size`` rows at a time."""
+    x, labels = np.asarray(x), np.asarray(labels)
+    if len(x) != len(labels):
+        raise ValueError(f"{len(x)} inputs but {len(labels)} labels")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, received {batch_size}")
+    correct = 0
+    for start in range(0, len(x), batch_size):
+        logits = model_forward(model, x[start:start + batch_size], mode)
+        correct += int(np.sum(np.argmax(logits, axis=1) == labels[start:start + batch_size]))
+    return correct

@@ -24,11 +24,19 @@ INSTALL_HINTS = {
 
 #: Functions every backend module exposes (same names, same meaning, in every framework).
 BACKEND_API: tuple[str, ...] = (
-    "build_block",   # (LayerSpec, canonical params, dtype name) -> native layer
-    "get_params",    # native layer -> canonical dict of NumPy arrays
-    "set_params",    # (native layer, canonical dict) -> None
-    "forward",       # (native layer, np.ndarray) -> np.ndarray
-    "vjp",           # (native layer, x, upstream) -> (grad_x, {trainable name: grad})
+    "MODES",             # execution modes: ("eager", "compiled"), NumPy ("eager",)
+    "BLOCK_CLASSES",     # block name -> native class (names from spec.blocks.CLASS_NAMES)
+    "build_block",       # (LayerSpec, canonical params, dtype name) -> native layer
+    "get_params",        # native layer -> canonical dict of NumPy arrays
+    "set_params",        # (native layer, canonical dict) -> None
+    "forward",           # (native layer, np.ndarray, mode) -> np.ndarray
+    "vjp",               # (native layer, x, upstream, mode) -> (grad_x, {trainable name: grad})
+    "build_model",       # (LayerSpecs, per-layer canonical params, dtype) -> native model
+    "get_model_params",  # native model -> [canonical dict per layer]
+    "set_model_params",  # (native model, [canonical dict per layer]) -> None
+    "model_forward",     # (native model, x, mode) -> logits
+    "train_steps",       # (model, batches, loss, SGD/Adam, mode) -> loss before each update
+    "set_temperature",   # (layer or model, T) -> None: every ActMix temperature
 )
 
 
@@ -46,7 +54,7 @@ def load_backend(framework: str) -> ModuleType:
     """Import ``impls.<framework>``; a missing framework raises FrameworkUnavailableError."""
     check_framework(framework)
     try:
-        return importlib.import_module(f"impls.{framework}")
+        module = importlib.import_module(f"impls.{framework}")
     except ImportError as error:
         if error.name is not None and error.name.startswith("impls."):
             raise FrameworkUnavailableError(
@@ -56,6 +64,12 @@ def load_backend(framework: str) -> ModuleType:
             f"framework {framework!r} was requested but cannot be imported ({error}); "
             f"install it with: pip install {INSTALL_HINTS[framework]}"
         ) from error
+    missing = [name for name in BACKEND_API if not hasattr(module, name)]
+    if missing:
+        raise FrameworkUnavailableError(
+            f"impls.{framework} does not implement the backend contract: missing {', '.join(missing)}"
+        )
+    return module
 
 
 def framework_of(layer: Any) -> str:

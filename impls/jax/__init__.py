@@ -19,7 +19,6 @@ from impls.jax.models import (  # noqa: E402
 )
 from impls.jax.params import get_params, set_params  # noqa: E402
 from impls.jax.train import (  # noqa: E402
-    evaluate_accuracy,
     forward,
     model_forward,
     train_steps,
@@ -36,7 +35,6 @@ __all__ = [
     "actmix_entropy",
     "build_block",
     "build_model",
-    "evaluate_accuracy",
     "forward",
     "get_model_params",
     "get_params",

@@ -132,13 +132,3 @@ def train_steps(model: Model, batches: Iterable[tuple[np.ndarray, np.ndarray]], 
         losses.append(float(value))
     nnx.update(model, params)
     return losses
-
-
-def evaluate_accuracy(model: Model, x: np.ndarray, labels: np.ndarray, batch_size: int = 1000,
-                      mode: str = "eager") -> int:
-    """Number of correctly classified rows (argmax of the logits), batch by batch."""
-    correct = 0
-    for start in range(0, len(x), batch_size):
-        logits = model_forward(model, x[start:start + batch_size], mode)
-        correct += int(np.sum(np.argmax(logits, axis=1) == labels[start:start + batch_size]))
-    return correct

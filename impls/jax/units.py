@@ -405,29 +405,8 @@ class Flatten(Block):
         return x.reshape(x.shape[0], -1)
 
 
-#: Block name -> class; the one table that ties the spec to this framework.
-BLOCK_CLASSES: Mapping[str, type[Block]] = {
-    "aptx_activation": APTxActivation,
-    "aptx_layer": APTxLayer,
-    "actmix": ActMix,
-    "lselu": LearnableSELU,
-    "relu": ReLU,
-    "prelu": PReLU,
-    "swish": Swish,
-    "gelu": GELU,
-    "tanh": Tanh,
-    "sigmoid": Sigmoid,
-    "softmax": Softmax,
-    "yat_dense": YatDense,
-    "yat_conv2d": YatConv2D,
-    "softermax": Softermax,
-    "softer_sigmoid": SofterSigmoid,
-    "soft_tanh": SoftTanh,
-    "linear": Linear,
-    "conv2d": Conv2D,
-    "max_pool2d": MaxPool2D,
-    "flatten": Flatten,
-}
+#: Block name -> class (names from impls.spec.blocks.CLASS_NAMES, shared by every framework).
+BLOCK_CLASSES: Mapping[str, type[Block]] = blocks.class_table(globals(), "jax")
 
 
 def build_block(layer_spec: LayerSpec, params: Mapping[str, np.ndarray], dtype: str = "float32") -> Block:

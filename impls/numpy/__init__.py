@@ -14,7 +14,7 @@ from impls.numpy.models import (
     set_temperature,
 )
 from impls.numpy.params import get_params, set_params
-from impls.numpy.train import evaluate_accuracy, forward, model_forward, train_steps, vjp
+from impls.numpy.train import forward, model_forward, train_steps, vjp
 from impls.numpy.units import BLOCK_CLASSES, DTYPES, Block, build_block
 
 __all__ = [
@@ -26,7 +26,6 @@ __all__ = [
     "build_block",
     "build_model",
     "device_info",
-    "evaluate_accuracy",
     "forward",
     "get_model_params",
     "get_params",

@@ -608,6 +608,44 @@ UNITS: tuple[str, ...] = (
 BUILDING_BLOCKS: tuple[str, ...] = ("linear", "conv2d", "max_pool2d", "flatten")
 
 
+#: Block name -> class name, identical in every framework (impls/<framework>/units.py).
+CLASS_NAMES: Mapping[str, str] = MappingProxyType({
+    "aptx_activation": "APTxActivation",
+    "aptx_layer": "APTxLayer",
+    "actmix": "ActMix",
+    "lselu": "LearnableSELU",
+    "relu": "ReLU",
+    "prelu": "PReLU",
+    "swish": "Swish",
+    "gelu": "GELU",
+    "tanh": "Tanh",
+    "sigmoid": "Sigmoid",
+    "softmax": "Softmax",
+    "yat_dense": "YatDense",
+    "yat_conv2d": "YatConv2D",
+    "softermax": "Softermax",
+    "softer_sigmoid": "SofterSigmoid",
+    "soft_tanh": "SoftTanh",
+    "linear": "Linear",
+    "conv2d": "Conv2D",
+    "max_pool2d": "MaxPool2D",
+    "flatten": "Flatten",
+})
+
+
+def class_table(namespace: Mapping[str, Any], framework: str) -> Mapping[str, type]:
+    """Block name -> class, looked up by CLASS_NAMES in a backend's module namespace.
+
+    Each backend calls ``class_table(globals(), "<framework>")`` once at the end of its units
+    module, so the block list and the class names live here only and a backend that lacks a
+    class fails at import with the names of what is missing.
+    """
+    missing = [f"{block} ({name})" for block, name in CLASS_NAMES.items() if name not in namespace]
+    if missing:
+        raise ImportError(f"impls.{framework} has no class for block(s): {', '.join(missing)}")
+    return MappingProxyType({block: namespace[name] for block, name in CLASS_NAMES.items()})
+
+
 def get_block(name: str) -> BlockSpec:
     """Return the spec of a block, or raise a ValueError listing the known ones."""
     try:

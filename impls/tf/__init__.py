@@ -15,7 +15,7 @@ from impls.tf.models import (
     set_temperature,
 )
 from impls.tf.params import get_params, set_params
-from impls.tf.train import evaluate_accuracy, forward, model_forward, train_steps, vjp
+from impls.tf.train import forward, model_forward, train_steps, vjp
 from impls.tf.units import BLOCK_CLASSES, DTYPES, Block, build_block
 
 parity_settings()
@@ -28,7 +28,6 @@ __all__ = [
     "Model",
     "build_block",
     "build_model",
-    "evaluate_accuracy",
     "forward",
     "get_model_params",
     "get_params",

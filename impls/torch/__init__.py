@@ -9,7 +9,7 @@ from impls.torch.models import (
     set_temperature,
 )
 from impls.torch.params import get_params, set_params
-from impls.torch.train import evaluate_accuracy, forward, model_forward, train_steps, vjp
+from impls.torch.train import forward, model_forward, train_steps, vjp
 from impls.torch.units import BLOCK_CLASSES, DTYPES, Block, build_block
 
 parity_settings()
@@ -22,7 +22,6 @@ __all__ = [
     "Model",
     "build_block",
     "build_model",
-    "evaluate_accuracy",
     "forward",
     "get_model_params",
     "get_params",

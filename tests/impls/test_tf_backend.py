@@ -404,7 +404,7 @@ def test_model_forward_and_accuracy() -> None:
     for mode in _modes():
         np.testing.assert_allclose(backend.model_forward(model, x, mode), want, rtol=1e-10)
     labels = np.argmax(want, axis=1)
-    assert backend.evaluate_accuracy(model, x, labels, batch_size=2) == 5
+    assert impls.evaluate_accuracy(model, x, labels, batch_size=2) == 5
 
 
 # ----------------------------------------------------------------------------------------
