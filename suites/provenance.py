@@ -31,7 +31,8 @@ def collect() -> dict[str, str]:
         "git sha": _git("rev-parse", "HEAD") + (" (dirty)" if _git("status", "--porcelain") else ""),
         "time (UTC)": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
         "python": platform.python_version(),
-        "machine": f"{platform.machine()} {platform.processor() or ''}, {os.cpu_count()} CPUs".strip(),
+        "machine": f"{' '.join(filter(None, (platform.machine(), platform.processor())))}, "
+                   f"{os.cpu_count()} CPUs",
         "device": "CPU",
         "versions": ", ".join(versions),
     }

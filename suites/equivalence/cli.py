@@ -101,7 +101,7 @@ def run_cells(keys: Sequence[tuple[str, str, str, str]], args: argparse.Namespac
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("equivalence", total=len(keys))
-        for key in keys:
+        for index, key in enumerate(keys, start=1):
             if key in saved:
                 rows.extend(saved[key])
                 bar.advance(task)
@@ -111,6 +111,9 @@ def run_cells(keys: Sequence[tuple[str, str, str, str]], args: argparse.Namespac
             _append(partial, {"key": list(key), "rows": [r.as_dict() for r in cell]})
             rows.extend(cell)
             bar.advance(task)
+            if not console.is_terminal:  # logs (CI, nox piped to a file) get one line per cell
+                verdict = "pass" if all(r.passed for r in cell) else "FAIL"
+                console.print(f"[{index}/{len(keys)}] {' '.join(key)}: {verdict}", highlight=False)
     return rows
 
 
