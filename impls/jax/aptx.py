@@ -15,10 +15,9 @@ Gradients (spec §1.1), with t = tanh(B[o,i] x[b,i]) and s = 1 - t^2 = sech^2(B 
 
 Saturation: where |B x| is large, t rounds to +-1 and ``1 - t*t`` keeps only rounding noise
 (absolute error ~1e-7 in float32 against a true value that may be 1e-6), which the x^2 factor
-of dB then amplifies. Both t and s are therefore computed from e = exp(-2|z|):
-t = sign(z) (1 - e) / (1 + e), s = 4 e / (1 + e)^2, accurate in relative terms everywhere,
-with one transcendental per element like ``tanh`` alone. The same accurate derivatives back
-:func:`tanh` and :func:`sigmoid`, used by every unit built on them.
+of dB then amplifies. Both t and s therefore come from
+:func:`impls.jax.functional.tanh_and_sech2` (one exponential per element, accurate in
+relative terms everywhere).
 """
 
 from __future__ import annotations
@@ -29,50 +28,13 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from impls.jax.functional import tanh, tanh_and_sech2
+
 #: Elements of one [chunk, out, in] temporary (4 MiB in float32).
 CHUNK_ELEMENTS = 1 << 20
 
 #: Full-precision matmuls everywhere (no TF32/bf16 passes on GPUs; design §4).
 HIGHEST = lax.Precision.HIGHEST
-
-
-def sech2(z: jax.Array) -> jax.Array:
-    """1 - tanh(z)^2 without cancellation: 4 e / (1 + e)^2 with e = exp(-2|z|) <= 1."""
-    e = jnp.exp(-2.0 * jnp.abs(z))
-    return 4.0 * e / ((1.0 + e) * (1.0 + e))
-
-
-@jax.custom_jvp
-def tanh(z: jax.Array) -> jax.Array:
-    """jnp.tanh whose derivative is :func:`sech2` (not the cancelling 1 - tanh^2)."""
-    return jnp.tanh(z)
-
-
-@tanh.defjvp
-def _tanh_jvp(primals, tangents):
-    (z,), (dz,) = primals, tangents
-    return jnp.tanh(z), dz * sech2(z)
-
-
-@jax.custom_jvp
-def sigmoid(z: jax.Array) -> jax.Array:
-    """Logistic sigmoid (never overflows) whose derivative e / (1 + e)^2, e = exp(-|z|),
-    is accurate in both tails (s (1 - s) cancels for large z)."""
-    return jax.nn.sigmoid(z)
-
-
-@sigmoid.defjvp
-def _sigmoid_jvp(primals, tangents):
-    (z,), (dz,) = primals, tangents
-    e = jnp.exp(-jnp.abs(z))
-    return jax.nn.sigmoid(z), dz * (e / ((1.0 + e) * (1.0 + e)))
-
-
-def _tanh_and_sech2(z: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """(tanh z, sech^2 z) from a single exponential, both accurate in relative terms."""
-    e = jnp.exp(-2.0 * jnp.abs(z))
-    r = 1.0 / (1.0 + e)
-    return jnp.sign(z) * ((1.0 - e) * r), 4.0 * e * (r * r)
 
 
 def chunk_rows(out_features: int, in_features: int) -> int:
@@ -147,7 +109,7 @@ def _backward(x, A, B, G, g, rows):
         dB_acc, dG_acc = carry
         xs, gs = chunk                                             # [r, I], [r, O]
         xb = xs[:, None, :]
-        t, s = _tanh_and_sech2(B[None] * xb)                       # [r, O, I]
+        t, s = tanh_and_sech2(B[None] * xb)                       # [r, O, I]
         dG_acc = dG_acc + jnp.einsum("bo,boi->oi", gs, t * xb, precision=HIGHEST)
         dB_acc = dB_acc + jnp.einsum("bo,boi->oi", gs, s * (xb * xb), precision=HIGHEST)
         dx = jnp.einsum("bo,boi->bi", gs, (t + B[None] * xb * s) * G[None], precision=HIGHEST)

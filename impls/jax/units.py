@@ -27,7 +27,8 @@ from flax import nnx
 from jax import lax
 from jax.scipy.special import ndtr
 
-from impls.jax.aptx import HIGHEST, aptx_naive, aptx_recompute, sigmoid, tanh
+from impls.jax.aptx import HIGHEST, aptx_naive, aptx_recompute
+from impls.jax.functional import sigmoid, tanh
 from impls.jax.params import native_slot, to_native
 from impls.spec import LayerSpec, blocks
 

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 
-def sigmoid_parts(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def sigmoid_and_derivative(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """sigmoid(z) and its derivative sigmoid(z) (1 - sigmoid(z)), both accurate in both tails.
 
     With e = exp(-|z|) in (0, 1]: sigmoid = 1 / (1 + e) for z >= 0 and e / (1 + e) below, and
@@ -29,7 +29,7 @@ def sigmoid_parts(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    """Logistic sigmoid without overflow (see :func:`sigmoid_parts`)."""
+    """Logistic sigmoid without overflow (see :func:`sigmoid_and_derivative`)."""
     e = np.exp(-np.abs(z))
     inv = 1.0 / (1.0 + e)
     return np.where(z >= 0, inv, e * inv)
@@ -42,7 +42,7 @@ def sech2(z: np.ndarray) -> np.ndarray:
     return 4.0 * e / (d * d)
 
 
-def tanh_parts(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def tanh_and_sech2(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """tanh(z) and 1 - tanh(z)^2 (the latter accurate where tanh rounds to +-1)."""
     return np.tanh(z), sech2(z)
 

@@ -30,10 +30,10 @@ from impls.numpy.functional import (
     col2im,
     im2col,
     sigmoid,
-    sigmoid_parts,
+    sigmoid_and_derivative,
     softmax_vjp,
     softmax_with_argmax,
-    tanh_parts,
+    tanh_and_sech2,
 )
 from impls.spec import LayerSpec, blocks
 
@@ -132,7 +132,7 @@ class APTxActivation(Block):
         x, t = cache
         a, b, gm = (self.params[k] for k in ("alpha", "beta", "gamma"))
         bx = b * x
-        _, s = tanh_parts(bx)
+        _, s = tanh_and_sech2(bx)
         dx = g * gm * (a + t + bx * s)
         if not self.trainable:
             return dx, {}
@@ -198,7 +198,7 @@ def _basis(name: str, z: np.ndarray, omega: float, derivative: bool
         wz = omega * z
         return np.sin(wz), (omega * np.cos(wz) if derivative else None)
     if name == "tanh":
-        t, s = tanh_parts(z) if derivative else (np.tanh(z), None)
+        t, s = tanh_and_sech2(z) if derivative else (np.tanh(z), None)
         return t, s
     if name == "relu":
         return np.maximum(z, 0.0), ((z > 0).astype(z.dtype) if derivative else None)
@@ -207,11 +207,11 @@ def _basis(name: str, z: np.ndarray, omega: float, derivative: bool
     if name == "sigmoid":
         if not derivative:
             return sigmoid(z), None
-        return sigmoid_parts(z)
+        return sigmoid_and_derivative(z)
     if name == "silu":
         if not derivative:
             return z * sigmoid(z), None
-        s, ds = sigmoid_parts(z)
+        s, ds = sigmoid_and_derivative(z)
         return z * s, s + z * ds
     raise ValueError(f"unit 'actmix': unknown basis {name!r}")  # pragma: no cover
 
@@ -374,7 +374,7 @@ class Swish(Block):
 
     def _forward(self, x):
         z = self._beta() * x
-        s, ds = sigmoid_parts(z)
+        s, ds = sigmoid_and_derivative(z)
         return x * s, (x, z, s, ds)
 
     def _backward(self, cache, g):
@@ -404,7 +404,7 @@ class GELU(Block):
     def _backward(self, cache, g):
         if self.config["approximate"]:
             x, u, t = cache
-            _, s = tanh_parts(u)
+            _, s = tanh_and_sech2(u)
             du = _GELU_K * (1.0 + 3.0 * _GELU_C * x * x)
             return g * (0.5 * (1.0 + t) + 0.5 * x * s * du), {}
         x, cdf = cache
@@ -417,13 +417,13 @@ class Tanh(Block):
         return np.tanh(x), x
 
     def _backward(self, x, g):
-        _, s = tanh_parts(x)
+        _, s = tanh_and_sech2(x)
         return g * s, {}
 
 
 class Sigmoid(Block):
     def _forward(self, x):
-        s, ds = sigmoid_parts(x)
+        s, ds = sigmoid_and_derivative(x)
         return s, ds
 
     def _backward(self, ds, g):

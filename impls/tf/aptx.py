@@ -17,15 +17,15 @@ Gradients (spec §1.1), with t = tanh(B[o,i] x[b,i]) and s = 1 - t^2 = sech^2(B 
 Precision: s is *not* computed as 1 - t^2. Where |B x| is a few units, t rounds to within an
 ulp of 1 and 1 - t^2 keeps few correct digits; dB multiplies s by x^2, which for inputs of
 magnitude 100 turns that into relative errors of 1e-3 in float32 (measured on the scalar beta
-gradient of the APTx activation). :func:`tanh_sech2` evaluates both from u = exp(-2|z|):
-tanh = sign(z) (1 - u) / (1 + u) (absolute error of an ulp of 1, like tanh itself) and
-sech^2 = 4u / (1 + u)^2 (full relative accuracy, no overflow). It costs one exp per element,
-as tanh does.
+gradient of the APTx activation). :func:`impls.tf.functional.tanh_and_sech2` evaluates both
+from u = exp(-2|z|) with one exp per element, as tanh does.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
+
+from impls.tf.functional import detached, tanh, tanh_and_sech2
 
 #: Elements of one [chunk, out, in] temporary (4 MiB in float32).
 CHUNK_ELEMENTS = 1 << 20
@@ -48,37 +48,6 @@ def _fits_one_chunk(x: tf.Tensor, rows: int) -> bool:
     return x.shape[0] is not None and x.shape[0] <= rows
 
 
-def detached(*tensors: tf.Tensor) -> list[tf.Tensor]:
-    """``tf.stop_gradient`` of each tensor, for the forward pass of a ``tf.custom_gradient``.
-
-    In eager mode ``tf.custom_gradient`` runs its forward function *while the tape records*:
-    every op on a watched input is taped and its tensors stay alive until the gradient is
-    taken, custom gradient or not. For the APTx layer that is every [chunk, out, in]
-    temporary of the loop, i.e. the whole [batch, out, in] tensor the layer exists to avoid
-    (measured: 792 MiB at batch 256, 784 -> 256). Computing the forward pass from detached
-    inputs keeps the tape to the one custom op.
-    """
-    return [tf.stop_gradient(t) for t in tensors]
-
-
-def tanh_sech2(z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """tanh(z) and sech^2(z) = 1 - tanh^2(z), both accurate (see the module docstring)."""
-    u = tf.exp(-2.0 * tf.abs(z))
-    inv = 1.0 / (1.0 + u)
-    return tf.sign(z) * (1.0 - u) * inv, 4.0 * u * inv * inv
-
-
-@tf.custom_gradient
-def tanh(z: tf.Tensor):
-    """tf.tanh whose derivative is the accurate sech^2 of :func:`tanh_sech2`, not 1 - tanh^2."""
-    (z,) = detached(z)
-
-    def grad(g: tf.Tensor) -> tf.Tensor:
-        return g * tanh_sech2(z)[1]
-
-    return tf.tanh(z), grad
-
-
 def _tanh_term(xs: tf.Tensor, B: tf.Tensor, G: tf.Tensor) -> tf.Tensor:
     """sum_i G[o,i] x[b,i] tanh(B[o,i] x[b,i]) for one chunk: [rows, in] -> [rows, out]."""
     x3 = xs[:, None, :]
@@ -88,7 +57,7 @@ def _tanh_term(xs: tf.Tensor, B: tf.Tensor, G: tf.Tensor) -> tf.Tensor:
 def _chunk_grads(xs: tf.Tensor, gs: tf.Tensor, B: tf.Tensor, G: tf.Tensor):
     """One chunk's share of sum_b g t x, sum_b g x^2 s (both [out, in]) and its dx tanh part."""
     x3 = xs[:, None, :]
-    t, s = tanh_sech2(B * x3)
+    t, s = tanh_and_sech2(B * x3)
     d_g = tf.einsum("bo,boi->oi", gs, t * x3)
     d_b = tf.einsum("bo,boi->oi", gs, s * (x3 * x3))
     dx = tf.einsum("bo,boi->bi", gs, G * (t + B * x3 * s))

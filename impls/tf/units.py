@@ -24,7 +24,8 @@ import numpy as np
 import tensorflow as tf
 
 from impls.spec import LayerSpec, blocks
-from impls.tf.aptx import aptx_naive, aptx_recompute, detached, tanh
+from impls.tf.aptx import aptx_naive, aptx_recompute
+from impls.tf.functional import detached, sigmoid, tanh
 from impls.tf.params import to_native
 
 DTYPES: Mapping[str, tf.DType] = {"float32": tf.float32, "float64": tf.float64}
@@ -108,9 +109,9 @@ def _actmix_basis(name: str, z: tf.Tensor, omega: float) -> tf.Tensor:
     if name == "identity":
         return z
     if name == "sigmoid":
-        return _sigmoid(z)
+        return sigmoid(z)
     if name == "silu":
-        return z * _sigmoid(z)
+        return z * sigmoid(z)
     raise ValueError(f"unit 'actmix': unknown basis {name!r}")
 
 
@@ -175,26 +176,11 @@ class PReLU(Block):
         return tf.where(x > 0, x, a * x)
 
 
-@tf.custom_gradient
-def _sigmoid(z: tf.Tensor):
-    """tf.sigmoid with derivative sigmoid(z) sigmoid(-z) instead of s (1 - s).
-
-    1 - s cancels once s rounds to within an ulp of 1 (z of a few units upward); Swish's beta
-    gradient multiplies that derivative by x^2, so the accurate form matters there.
-    """
-    (z,) = detached(z)
-
-    def grad(g: tf.Tensor) -> tf.Tensor:
-        return g * tf.sigmoid(z) * tf.sigmoid(-z)
-
-    return tf.sigmoid(z), grad
-
-
 class Swish(Block):
     def call(self, x: tf.Tensor) -> tf.Tensor:
         beta = self.param("beta") if self.config["learnable"] else self.config["beta"]
         # tf.sigmoid saturates to 0 without overflow: no NaN at x = -100 (mpneuralnetwork's bug).
-        return x * _sigmoid(beta * x)
+        return x * sigmoid(beta * x)
 
 
 _GELU_K = math.sqrt(2.0 / math.pi)
@@ -215,7 +201,7 @@ class Tanh(Block):
 
 class Sigmoid(Block):
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        return _sigmoid(x)       # derivative s(x) s(-x) without the 1 - s cancellation
+        return sigmoid(x)       # derivative s(x) s(-x) without the 1 - s cancellation
 
 
 def stable_softmax(x: tf.Tensor, scale: float, axis: int) -> tf.Tensor:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from impls.torch.functional import sech2_from
+from impls.torch.functional import sech2
 
 #: Elements of one [chunk, out, in] temporary (4 MiB in float32).
 CHUNK_ELEMENTS = 1 << 20
@@ -57,11 +57,11 @@ class APTxRecompute(torch.autograd.Function):
             t = torch.tanh(B * xs)                              # [b, O, I]
             if need_g:
                 dG_tanh += torch.einsum("bo,boi->oi", gs, t * xs)
-            sech2 = sech2_from(B * xs)     # not 1 - t^2: that cancels in float32 (functional.py)
+            s = sech2(B * xs)         # not 1 - t^2: that cancels in float32 (functional.py)
             if need_b:
-                dB += torch.einsum("bo,boi->oi", gs, sech2 * (xs * xs))
+                dB += torch.einsum("bo,boi->oi", gs, s * (xs * xs))
             if need_x:
-                t.add_(sech2.mul_(B * xs))                      # t + B x s
+                t.add_(s.mul_(B * xs))                          # t + B x s
                 dx[rows] += torch.einsum("bo,boi->bi", gs, t.mul_(G))
         dA = G * gx if need_a else None
         dG = A * gx + dG_tanh if need_g else None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 
-def sech2_from(z: torch.Tensor) -> torch.Tensor:
+def sech2(z: torch.Tensor) -> torch.Tensor:
     """sech^2(z) = 4 e / (1 + e)^2 with e = exp(-2|z|): relative precision for every z."""
     e = torch.exp(-2.0 * z.abs())
     return 4.0 * e / ((1.0 + e) * (1.0 + e))
@@ -30,7 +30,7 @@ class _Tanh(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g: torch.Tensor) -> torch.Tensor:
         (z,) = ctx.saved_tensors
-        return g * sech2_from(z)
+        return g * sech2(z)
 
 
 class _Sigmoid(torch.autograd.Function):
