@@ -30,8 +30,8 @@ def batch_chunks(batch: int, out_features: int, in_features: int) -> list[slice]
     return [slice(start, min(start + rows, batch)) for start in range(0, batch, rows)]
 
 
-class APTxRecompute(torch.autograd.Function):
-    """y[b,o] = sum_i (A + tanh(B x)) G x without storing any [batch, out, in] tensor."""
+class _APTxRecompute(torch.autograd.Function):
+    """The autograd Function behind :func:`aptx_recompute` (torch's way to own a backward)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
@@ -68,6 +68,15 @@ class APTxRecompute(torch.autograd.Function):
         if need_b:
             dB.mul_(G)
         return dx, dA, dB, dG
+
+
+def aptx_recompute(x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
+    """y[b,o] = sum_i (A + tanh(B x)) G x without storing any [batch, out, in] tensor.
+
+    A function, like the jax/tf/numpy twins' ``aptx_recompute``: callers never see that torch
+    needs an ``autograd.Function`` class for a custom backward.
+    """
+    return _APTxRecompute.apply(x, A, B, G)
 
 
 def aptx_naive(x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, G: torch.Tensor) -> torch.Tensor:

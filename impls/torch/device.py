@@ -7,7 +7,8 @@ from typing import Any
 
 import torch
 
-MODES: tuple[str, ...] = ("eager", "compiled")
+from impls import common
+from impls.common import MODES
 
 
 def parity_settings() -> None:
@@ -43,9 +44,8 @@ def peak_memory_bytes(device: torch.device | str | None = None) -> int | None:
 
 
 def check_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r} for torch; known modes: {', '.join(MODES)}")
-    return mode
+    """``mode`` if torch has it (the shared check of :mod:`impls.common`), else a ValueError."""
+    return common.check_mode("torch", mode, MODES)
 
 
 #: Dynamo compiles one graph per (code object, guards): every block class and model structure

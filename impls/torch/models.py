@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from impls.common import assign_model_params, model_params
 from impls.spec import LayerSpec
 from impls.torch.params import get_params, set_params
 from impls.torch.units import DTYPES, Block, build_block
@@ -37,12 +38,11 @@ def build_model(layers: Sequence[LayerSpec], params: Sequence[Mapping[str, np.nd
 
 
 def get_model_params(model: Model) -> list[dict[str, np.ndarray]]:
-    return [get_params(block) for block in model.blocks]
+    return model_params(model.blocks, get_params)
 
 
 def set_model_params(model: Model, params: Sequence[Mapping[str, np.ndarray]]) -> None:
-    for block, p in zip(model.blocks, params, strict=True):
-        set_params(block, p)
+    assign_model_params(model.blocks, params, set_params)
 
 
 def set_temperature(module: nn.Module, temperature: float) -> None:

@@ -12,14 +12,14 @@ from impls.torch.units import Block
 
 def get_params(layer: Block) -> dict[str, np.ndarray]:
     """Every canonical parameter (trainable or not) as a NumPy array in the layer's dtype."""
-    return {name: layer.param(name).detach().cpu().numpy().copy() for name in layer.param_names}
+    return {name: layer.variable(name).detach().cpu().numpy().copy() for name in layer.param_names}
 
 
 @torch.no_grad()
 def set_params(layer: Block, params: Mapping[str, np.ndarray]) -> None:
     """Copy canonical values into the layer in place (dtype and device of the layer kept)."""
     for name, value in params.items():
-        target = layer.param(name)
+        target = layer.variable(name)
         target.copy_(torch.as_tensor(np.asarray(value), dtype=target.dtype, device=target.device))
 
 

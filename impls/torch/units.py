@@ -16,12 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from impls.common import dtype_table
 from impls.spec import LayerSpec, blocks
 from impls.torch import functional as AF
-from impls.torch.aptx import APTxRecompute, aptx_naive
-from impls.torch.softmax import StableSoftmax
+from impls.torch.aptx import aptx_naive, aptx_recompute
 
-DTYPES: Mapping[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
+DTYPES: Mapping[str, torch.dtype] = dtype_table(float32=torch.float32, float64=torch.float64)
 
 
 class Block(nn.Module):
@@ -41,9 +41,17 @@ class Block(nn.Module):
             else:
                 self.register_buffer(name, tensor)
 
-    def param(self, name: str) -> torch.Tensor:
-        """Canonical parameter by name (``lambda`` is not a valid attribute spelling)."""
+    def variable(self, name: str) -> torch.Tensor:
+        """The native variable (``nn.Parameter`` or buffer) holding canonical parameter ``name``.
+
+        By name, not attribute, because ``lambda`` is not a valid attribute spelling.
+        """
         return getattr(self, name)
+
+    def param(self, name: str) -> torch.Tensor:
+        """Value of canonical parameter ``name`` for the maths (in torch: the variable itself,
+        which autograd tracks; the name is shared with the twins, whose reads differ)."""
+        return self.variable(name)
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.config.items())
@@ -65,7 +73,7 @@ class APTxActivation(Block):
 class APTxLayer(Block):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         args = (x, self.param("alpha"), self.param("beta"), self.param("gamma"))
-        y = APTxRecompute.apply(*args) if self.config["impl"] == "recompute" else aptx_naive(*args)
+        y = aptx_recompute(*args) if self.config["impl"] == "recompute" else aptx_naive(*args)
         return y + self.param("delta") if self.config["use_delta"] else y
 
 
@@ -86,9 +94,9 @@ class ActMix(Block):
         return {"tanh": AF.tanh, "sigmoid": AF.sigmoid, "silu": AF.silu}[name](z)
 
     def coefficients(self) -> torch.Tensor:
-        # StableSoftmax: at T = 0.01 the mixture saturates and autograd's softmax backward
-        # loses the winning logit's gradient to cancellation (see impls/torch/softmax.py).
-        return StableSoftmax.apply(self.param("logits") / self.temperature, 1.0, -1)
+        # stable_softmax: at T = 0.01 the mixture saturates and autograd's softmax backward
+        # loses the winning logit's gradient to cancellation (see impls/torch/functional.py).
+        return AF.stable_softmax(self.param("logits") / self.temperature, 1.0, -1)
 
     def entropy(self) -> torch.Tensor:
         log_c = torch.log_softmax(self.param("logits") / self.temperature, dim=-1)
@@ -144,7 +152,7 @@ class Sigmoid(Block):
 class Softmax(Block):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         scale = self.config["temperature"] + self.config["epsilon"]
-        return StableSoftmax.apply(x, scale, self.config["axis"])
+        return AF.stable_softmax(x, scale, self.config["axis"])
 
 
 def _yat_alpha(layer: Block) -> torch.Tensor | float | None:
