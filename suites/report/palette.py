@@ -1,0 +1,66 @@
+"""One colour and one order per unit and framework, shared by every table and figure.
+
+Defined once so that "gelu" is the same colour in every figure of the paper and units appear in
+the same order in every table; a unit not listed here gets a fallback colour fixed by a checksum of
+its name, so it is the same in every figure and adding a unit never changes another unit's colour.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable
+
+#: Baselines first, then the activations, then the trainable neurons (layers).
+UNIT_ORDER: tuple[str, ...] = (
+    "relu", "gelu", "prelu", "swish", "aptx_activation", "lselu", "actmix", "yat_dense",
+    "aptx_layer",
+)
+
+#: Colour-blind-safe (Okabe-Ito + Tol) colours, fixed per unit.
+UNIT_COLORS: dict[str, str] = {
+    "relu": "#000000",
+    "gelu": "#E69F00",
+    "prelu": "#56B4E9",
+    "swish": "#009E73",
+    "aptx_activation": "#CC79A7",
+    "lselu": "#0072B2",
+    "actmix": "#D55E00",
+    "yat_dense": "#882255",
+    "aptx_layer": "#999933",
+}
+
+#: Colours for units not in UNIT_COLORS, picked by crc32 of the name.
+_FALLBACK_COLORS: tuple[str, ...] = (
+    "#44AA99", "#AA4499", "#117733", "#332288", "#DDCC77", "#88CCEE", "#661100", "#6699CC",
+)
+
+FRAMEWORK_ORDER: tuple[str, ...] = ("numpy", "torch", "jax", "tf")
+FRAMEWORK_LABELS: dict[str, str] = {"numpy": "NumPy", "torch": "PyTorch", "jax": "JAX",
+                                    "tf": "TensorFlow"}
+
+
+def _ordered(names: Iterable[str], order: tuple[str, ...]) -> list[str]:
+    names = set(names)
+    return [n for n in order if n in names] + sorted(names - set(order))
+
+
+def order_units(units: Iterable[str]) -> list[str]:
+    """Units in the report's fixed order (unknown units after the known ones, by name)."""
+    return _ordered(units, UNIT_ORDER)
+
+
+def order_frameworks(frameworks: Iterable[str]) -> list[str]:
+    """Frameworks in the report's fixed order (numpy, torch, jax, tf, then others by name)."""
+    return _ordered(frameworks, FRAMEWORK_ORDER)
+
+
+def unit_color(unit: str) -> str:
+    """Colour of one unit: UNIT_COLORS, else a fallback fixed by its name (stable across runs)."""
+    if unit in UNIT_COLORS:
+        return UNIT_COLORS[unit]
+    return _FALLBACK_COLORS[zlib.crc32(unit.encode()) % len(_FALLBACK_COLORS)]
+
+
+def unit_palette(units: Iterable[str]) -> dict[str, str]:
+    """Colour of each unit, in the report's unit order (a seaborn ``palette`` mapping)."""
+    return {unit: unit_color(unit) for unit in order_units(units)}
