@@ -58,9 +58,13 @@ def _work_buffers(chunks: list[slice], out_features: int, in_features: int, dtyp
     return [np.empty((rows, out_features, in_features), dtype=dtype) for _ in range(count)]
 
 
-def recompute_forward(x: np.ndarray, A: np.ndarray, B: np.ndarray, G: np.ndarray,
-                      chunk_elements: int = CHUNK_ELEMENTS) -> np.ndarray:
-    """APTx layer output without delta; keeps no [batch, out, in] tensor."""
+def aptx_recompute(x: np.ndarray, A: np.ndarray, B: np.ndarray, G: np.ndarray,
+                   chunk_elements: int = CHUNK_ELEMENTS) -> np.ndarray:
+    """APTx layer output without delta; keeps no [batch, out, in] tensor.
+
+    Same name as the twins' custom-gradient op; NumPy has no autodiff, so its backward is the
+    separate :func:`aptx_recompute_vjp`.
+    """
     y = x @ (A * G).T
     if x.shape[0] == 0:
         return y
@@ -77,7 +81,7 @@ def recompute_forward(x: np.ndarray, A: np.ndarray, B: np.ndarray, G: np.ndarray
     return y
 
 
-def recompute_backward(x: np.ndarray, A: np.ndarray, B: np.ndarray, G: np.ndarray,
+def aptx_recompute_vjp(x: np.ndarray, A: np.ndarray, B: np.ndarray, G: np.ndarray,
                        g: np.ndarray, need_x: bool = True, need_a: bool = True,
                        chunk_elements: int = CHUNK_ELEMENTS
                        ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray, np.ndarray]:
@@ -132,11 +136,12 @@ def recompute_backward(x: np.ndarray, A: np.ndarray, B: np.ndarray, G: np.ndarra
     return dx, dA, dB, dG
 
 
-def naive_forward(x: np.ndarray, A: np.ndarray, B: np.ndarray, G: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def aptx_naive(x: np.ndarray, A: np.ndarray, B: np.ndarray, G: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
     """The package's broadcast formulation; returns (y, t) with t = tanh(B x) of [batch, out, in].
 
-    Kept to measure what the lean version saves: the layer caches t for its backward pass.
+    Kept to measure what the lean version saves: the layer caches t for its backward pass
+    (:func:`aptx_naive_vjp`), which is why it returns t where the twins' ``aptx_naive`` does not.
     """
     xs = x[:, None, :]
     t = np.tanh(B * xs)
@@ -144,7 +149,7 @@ def naive_forward(x: np.ndarray, A: np.ndarray, B: np.ndarray, G: np.ndarray
     return y, t
 
 
-def naive_backward(x: np.ndarray, t: np.ndarray, A: np.ndarray, B: np.ndarray, G: np.ndarray,
+def aptx_naive_vjp(x: np.ndarray, t: np.ndarray, A: np.ndarray, B: np.ndarray, G: np.ndarray,
                    g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(dx, dA, dB, dG) from the stored [batch, out, in] tanh, plain broadcasting throughout."""
     xs = x[:, None, :]

@@ -16,7 +16,10 @@ from typing import Any
 
 import numpy as np
 
-MODES: tuple[str, ...] = ("eager",)
+from impls import common
+
+#: No compiler, so eager only (the shared tuple of :mod:`impls.common`).
+MODES: tuple[str, ...] = common.EAGER_ONLY
 
 #: Environment variables that set the thread count of the BLAS NumPy links against.
 THREAD_ENV_VARS: tuple[str, ...] = (
@@ -30,9 +33,8 @@ THREAD_ENV_VARS: tuple[str, ...] = (
 
 
 def check_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r} for numpy; known modes: {', '.join(MODES)}")
-    return mode
+    """``mode`` if NumPy has it (the shared check of :mod:`impls.common`), else a ValueError."""
+    return common.check_mode("numpy", mode, MODES)
 
 
 def default_device() -> str:

@@ -47,16 +47,28 @@ def tanh_and_sech2(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.tanh(z), sech2(z)
 
 
-def softmax_with_argmax(z: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """softmax(z) along ``axis`` (max subtracted first) and the arg-max index (keepdims)."""
+def tanh(z: np.ndarray) -> np.ndarray:
+    """np.tanh, under the name the twins use (its derivative is :func:`sech2`, never 1 - t^2)."""
+    return np.tanh(z)
+
+
+def stable_softmax(x: np.ndarray, temperature: float, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """softmax(x / temperature) along ``axis`` (max subtracted first) and its arg-max (keepdims).
+
+    The twins' ``stable_softmax`` returns only the probabilities and keeps the arg-max inside
+    their autodiff rule; NumPy has no autodiff, so the arg-max that :func:`stable_softmax_vjp`
+    needs is returned to the layer, which caches it for its backward pass.
+    """
+    z = x / temperature
     top = np.argmax(z, axis=axis)
     top = np.expand_dims(top, axis)
     e = np.exp(z - np.take_along_axis(z, top, axis=axis))
     return e / np.sum(e, axis=axis, keepdims=True), top
 
 
-def softmax_vjp(y: np.ndarray, g: np.ndarray, top: np.ndarray, axis: int) -> np.ndarray:
-    """y (g - sum(g y)) along ``axis``, in a form that survives saturation.
+def stable_softmax_vjp(y: np.ndarray, g: np.ndarray, top: np.ndarray, temperature: float,
+                       axis: int) -> np.ndarray:
+    """Input gradient of :func:`stable_softmax`: y (g - sum(g y)) / temperature, saturation-proof.
 
     Using sum(y) = 1: g_i - sum_k g_k y_k = (g_i - g_m) - sum_k y_k (g_k - g_m) for any m. With
     m the arg-max, the term k = m is exactly 0, so when one y_m rounds to 1 the small
@@ -65,7 +77,7 @@ def softmax_vjp(y: np.ndarray, g: np.ndarray, top: np.ndarray, axis: int) -> np.
     others).
     """
     d = g - np.take_along_axis(g, top, axis=axis)
-    return y * (d - np.sum(y * d, axis=axis, keepdims=True))
+    return y * (d - np.sum(y * d, axis=axis, keepdims=True)) / temperature
 
 
 # --------------------------------------------------------------------------------------------

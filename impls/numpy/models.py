@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from impls.common import assign_model_params, model_params
 from impls.numpy.params import get_params, set_params
 from impls.numpy.units import DTYPES, ActMix, Block, build_block
 from impls.spec import LayerSpec
@@ -50,12 +51,11 @@ def build_model(layers: Sequence[LayerSpec], params: Sequence[Mapping[str, np.nd
 
 
 def get_model_params(model: Model) -> list[dict[str, np.ndarray]]:
-    return [get_params(block) for block in model.blocks]
+    return model_params(model.blocks, get_params)
 
 
 def set_model_params(model: Model, params: Sequence[Mapping[str, np.ndarray]]) -> None:
-    for block, p in zip(model.blocks, params, strict=True):
-        set_params(block, p)
+    assign_model_params(model.blocks, params, set_params)
 
 
 def set_temperature(layer_or_model: Block | Model, temperature: float) -> None:

@@ -15,15 +15,15 @@ from impls.numpy.units import Block
 
 def get_params(layer: Block) -> dict[str, np.ndarray]:
     """Every canonical parameter (trainable or not) as a copy in the layer's dtype."""
-    return {name: layer.params[name].copy() for name in layer.param_names}
+    return {name: layer.variable(name).copy() for name in layer.param_names}
 
 
 def set_params(layer: Block, params: Mapping[str, np.ndarray]) -> None:
     """Copy canonical values into the layer's arrays in place (the layer keeps its dtype)."""
     for name, value in params.items():
-        layer.params[name][...] = np.asarray(value, dtype=layer.dtype)
+        layer.variable(name)[...] = np.asarray(value, dtype=layer.dtype)
 
 
 def trainable_parameters(layer: Block) -> dict[str, np.ndarray]:
     """Canonical name -> the layer's own array, for the parameters that receive gradients."""
-    return {name: layer.params[name] for name in layer.trainable}
+    return {name: layer.variable(name) for name in layer.trainable}

@@ -25,19 +25,20 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from impls.common import dtype_table
 from impls.numpy import aptx
 from impls.numpy.functional import (
     col2im,
     im2col,
     sigmoid,
     sigmoid_and_derivative,
-    softmax_vjp,
-    softmax_with_argmax,
+    stable_softmax,
+    stable_softmax_vjp,
     tanh_and_sech2,
 )
 from impls.spec import LayerSpec, blocks
 
-DTYPES: Mapping[str, type[np.floating]] = {"float32": np.float32, "float64": np.float64}
+DTYPES: Mapping[str, type[np.floating]] = dtype_table(float32=np.float32, float64=np.float64)
 
 Cache = Any
 
@@ -92,6 +93,18 @@ class Block:
     def _backward(self, cache: Cache, g: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         raise NotImplementedError  # pragma: no cover
 
+    # -- parameters ----------------------------------------------------------------------------
+
+    def variable(self, name: str) -> np.ndarray:
+        """The native variable holding canonical parameter ``name``: the layer's own array,
+        updated in place by ``set_params`` and the optimisers."""
+        return self.params[name]
+
+    def param(self, name: str) -> np.ndarray:
+        """Value of canonical parameter ``name`` for the maths (the same array here; the name
+        is shared with the twins, whose variables and values differ)."""
+        return self.params[name]
+
     # -- helpers -------------------------------------------------------------------------------
 
     def _scalar(self, value: Any) -> np.ndarray:
@@ -124,13 +137,13 @@ class APTxActivation(Block):
     """(alpha + tanh(beta x)) gamma x with scalar parameters (trainable only if configured)."""
 
     def _forward(self, x):
-        a, b, gm = (self.params[k] for k in ("alpha", "beta", "gamma"))
+        a, b, gm = (self.param(k) for k in ("alpha", "beta", "gamma"))
         t = np.tanh(b * x)
         return (a + t) * gm * x, (x, t)
 
     def _backward(self, cache, g):
         x, t = cache
-        a, b, gm = (self.params[k] for k in ("alpha", "beta", "gamma"))
+        a, b, gm = (self.param(k) for k in ("alpha", "beta", "gamma"))
         bx = b * x
         _, s = tanh_and_sech2(bx)
         dx = g * gm * (a + t + bx * s)
@@ -156,29 +169,29 @@ class APTxLayer(Block):
         self.chunk_elements = aptx.CHUNK_ELEMENTS
 
     def _matrices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self.params["alpha"], self.params["beta"], self.params["gamma"]
+        return self.param("alpha"), self.param("beta"), self.param("gamma")
 
     def _forward(self, x):
         A, B, G = self._matrices()
         if self.config["impl"] == "recompute":
-            y = aptx.recompute_forward(x, A, B, G, self.chunk_elements)
+            y = aptx.aptx_recompute(x, A, B, G, self.chunk_elements)
             cache = x
         else:
-            y, t = aptx.naive_forward(x, A, B, G)
+            y, t = aptx.aptx_naive(x, A, B, G)
             cache = (x, t)
         if self.config["use_delta"]:
-            y += self.params["delta"]
+            y += self.param("delta")
         return y, cache
 
     def _backward(self, cache, g):
         A, B, G = self._matrices()
         need_a = self.config["alpha_trainable"]
         if self.config["impl"] == "recompute":
-            dx, dA, dB, dG = aptx.recompute_backward(cache, A, B, G, g, need_x=True, need_a=need_a,
+            dx, dA, dB, dG = aptx.aptx_recompute_vjp(cache, A, B, G, g, need_x=True, need_a=need_a,
                                                      chunk_elements=self.chunk_elements)
         else:
             x, t = cache
-            dx, dA, dB, dG = aptx.naive_backward(x, t, A, B, G, g)
+            dx, dA, dB, dG = aptx.aptx_naive_vjp(x, t, A, B, G, g)
         grads = {"beta": dB, "gamma": dG}
         if need_a:
             grads["alpha"] = dA
@@ -230,11 +243,11 @@ class ActMix(Block):
 
     def coefficients(self) -> np.ndarray:
         """Mixing weights softmax(logits / T) per feature, [F, K], in the layer dtype."""
-        return softmax_with_argmax(self.params["logits"] / self.temperature, -1)[0]
+        return stable_softmax(self.param("logits"), self.temperature, -1)[0]
 
     def entropy(self) -> float:
         """Mean over features of the mixture entropy, from a stable log-softmax."""
-        z = self.params["logits"] / self.temperature
+        z = self.param("logits") / self.temperature
         z = z - z.max(axis=-1, keepdims=True)
         log_c = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
         return float(np.mean(-np.sum(np.exp(log_c) * log_c, axis=-1)))
@@ -244,7 +257,7 @@ class ActMix(Block):
         return [coeff[:, k].reshape(shape) for k in range(coeff.shape[1])]
 
     def _forward(self, x):
-        coeff, top = softmax_with_argmax(self.params["logits"] / self.temperature, -1)
+        coeff, top = stable_softmax(self.param("logits"), self.temperature, -1)
         y = np.zeros_like(x)
         for name, ck in zip(self.config["basis"], self._columns(coeff, x.ndim), strict=True):
             value, _ = _basis(name, x, self.config["omega_0"], derivative=False)
@@ -262,7 +275,7 @@ class ActMix(Block):
             dx += ck * deriv
             dcoeff[:, k] = _sum_except(g * value, axis)
         dx *= g
-        dlogits = softmax_vjp(coeff, dcoeff, top, -1) / temperature
+        dlogits = stable_softmax_vjp(coeff, dcoeff, top, temperature, -1)
         return dx, {"logits": dlogits}
 
 
@@ -301,7 +314,7 @@ class LearnableSELU(Block):
         return s, c
 
     def _forward(self, x):
-        lam, al, be, ga, om = (self.params[k] for k in self._NAMES)
+        lam, al, be, ga, om = (self.param(k) for k in self._NAMES)
         pos = x > 0
         xn = np.minimum(x, 0.0) if self.config["safe"] else x
         with np.errstate(over="ignore", invalid="ignore"):
@@ -313,7 +326,7 @@ class LearnableSELU(Block):
 
     def _backward(self, cache, g):
         x, pos, xn, e, sin, co, neg_inner = cache
-        lam, al, be, ga, om = (self.params[k] for k in self._NAMES)
+        lam, al, be, ga, om = (self.param(k) for k in self._NAMES)
         # Gradients as an autodiff of the where would form them: each branch's contribution is
         # the upstream masked to where that branch is selected, times the branch derivative.
         # With safe=True every factor is finite; with safe=False 0 * inf gives the original NaN.
@@ -348,7 +361,7 @@ class PReLU(Block):
     """x if x > 0 else alpha_f x, one learnable slope per feature along ``config["axis"]``."""
 
     def _slope(self, ndim: int) -> np.ndarray:
-        alpha = self.params["alpha"]
+        alpha = self.param("alpha")
         return alpha.reshape(_feature_shape(ndim, self.config["axis"], alpha.shape[0]))
 
     def _forward(self, x):
@@ -370,7 +383,7 @@ class Swish(Block):
     """
 
     def _beta(self) -> np.ndarray | float:
-        return self.params["beta"] if self.config["learnable"] else float(self.config["beta"])
+        return self.param("beta") if self.config["learnable"] else float(self.config["beta"])
 
     def _forward(self, x):
         z = self._beta() * x
@@ -437,12 +450,12 @@ class Softmax(Block):
         return float(self.config["temperature"] + self.config["epsilon"])
 
     def _forward(self, x):
-        y, top = softmax_with_argmax(x / self._scale(), self.config["axis"])
+        y, top = stable_softmax(x, self._scale(), self.config["axis"])
         return y, (y, top)
 
     def _backward(self, cache, g):
         y, top = cache
-        return softmax_vjp(y, g, top, self.config["axis"]) / self._scale(), {}
+        return stable_softmax_vjp(y, g, top, self._scale(), self.config["axis"]), {}
 
 
 # --------------------------------------------------------------------------------------------
@@ -476,7 +489,7 @@ def _yat_score_grads(g: np.ndarray, scale: np.ndarray | float, numerator: np.nda
 def _yat_alpha_value(layer: Block) -> np.ndarray | float | None:
     mode = blocks.yat_alpha_mode(layer.config["alpha"])
     if mode == "learnable":
-        return layer.params["alpha"]
+        return layer.param("alpha")
     return mode
 
 
@@ -509,15 +522,15 @@ class YatDense(Block):
             return (1.0 if alpha is None else alpha), None
         if alpha is None:
             return 1.0, None
-        out = self.params["weight"].shape[0]
+        out = self.param("weight").shape[0]
         base = math.sqrt(out) / math.log1p(out)
         return base ** alpha, math.log(base)
 
     def _forward(self, x):
-        W = self.params["weight"]
+        W = self.param("weight")
         c = self.config
         paper = c["semantics"] == "dl2-paper"
-        bias = self.params["bias"] if c["bias"] else None
+        bias = self.param("bias") if c["bias"] else None
         if c["spherical"]:
             xh, x_norm = _normalise_rows(x)
             wh, w_norm = _normalise_rows(W)
@@ -537,7 +550,7 @@ class YatDense(Block):
 
     def _backward(self, cache, g):
         x, xh, wh, x_norm, w_norm, numerator, ratio, dist, positive = cache
-        W = self.params["weight"]
+        W = self.param("weight")
         c = self.config
         paper = c["semantics"] == "dl2-paper"
         scale, dlog = self._scale()
@@ -566,13 +579,13 @@ class YatConv2D(Block):
         return tuple(c["kernel_size"]), tuple(c["stride"]), tuple(c["padding"])
 
     def _forward(self, x):
-        W = self.params["weight"]
+        W = self.param("weight")
         Wm = W.reshape(W.shape[0], -1)                                  # [Co, C*kh*kw]
         cols = im2col(x, *self._geometry())                             # [B, H', W', K]
         dot = cols @ Wm.T                                               # [B, H', W', Co]
         x_sq = np.sum(cols * cols, axis=-1, keepdims=True)
         w_sq = np.sum(Wm * Wm, axis=1)
-        numerator = dot + self.params["bias"] if self.config["bias"] else dot
+        numerator = dot + self.param("bias") if self.config["bias"] else dot
         ratio, dist, positive = _yat_scores(dot, x_sq, w_sq, numerator, self.config["epsilon"])
         scale = _yat_alpha_value(self)
         y = ratio if scale is None else scale * ratio
@@ -580,7 +593,7 @@ class YatConv2D(Block):
 
     def _backward(self, cache, g):
         x_shape, cols, numerator, ratio, dist, positive = cache
-        W = self.params["weight"]
+        W = self.param("weight")
         Wm = W.reshape(W.shape[0], -1)
         scale = _yat_alpha_value(self)
         gl = g.transpose(0, 2, 3, 1)                                    # [B, H', W', Co]
@@ -663,16 +676,16 @@ class Linear(Block):
     """x W^T + b."""
 
     def _forward(self, x):
-        y = x @ self.params["weight"].T
+        y = x @ self.param("weight").T
         if self.config["bias"]:
-            y += self.params["bias"]
+            y += self.param("bias")
         return y, x
 
     def _backward(self, x, g):
         grads = {"weight": g.T @ x}
         if self.config["bias"]:
             grads["bias"] = g.sum(axis=0)
-        return g @ self.params["weight"], grads
+        return g @ self.param("weight"), grads
 
 
 class Conv2D(Block):
@@ -683,16 +696,16 @@ class Conv2D(Block):
         return tuple(c["kernel_size"]), tuple(c["stride"]), tuple(c["padding"])
 
     def _forward(self, x):
-        W = self.params["weight"]
+        W = self.param("weight")
         cols = im2col(x, *self._geometry())                             # [B, H', W', K]
         y = cols @ W.reshape(W.shape[0], -1).T                          # [B, H', W', Co]
         if self.config["bias"]:
-            y += self.params["bias"]
+            y += self.param("bias")
         return y.transpose(0, 3, 1, 2), (x.shape, cols)
 
     def _backward(self, cache, g):
         x_shape, cols = cache
-        W = self.params["weight"]
+        W = self.param("weight")
         Wm = W.reshape(W.shape[0], -1)
         gl = g.transpose(0, 2, 3, 1)                                    # [B, H', W', Co]
         g2 = gl.reshape(-1, gl.shape[-1])
