@@ -1,0 +1,176 @@
+"""The report stage: read the results store, write tables, figures and the rows behind them.
+
+It reads only the store (``suites.results.load_results`` / ``load_manifests``), never trains or
+measures anything, and writes only under ``out_dir`` (``reports/`` by default, design §7: no other
+command writes there). Its output is a pure function of the rows and manifests, so rebuilding from
+unchanged results gives byte-identical files and a diff of ``reports/`` shows only real changes.
+
+Layout written::
+
+    <out>/tables/     accuracy tables (md, csv, tex), framework agreement, Wilcoxon/Holm
+    <out>/figures/    learning curves and accuracy dot plots (png at 150 dpi, pdf)
+    <out>/results/    accuracy_rows.csv (every row a table or figure uses), manifests.json (the
+                      runs those rows came from), index.json (every file written, with sha256)
+    <out>/equivalence/  the parity matrix, when suites.equivalence.report.write_report takes rows
+
+Files in tables/, figures/ and results/ that this build did not write are removed, so a unit or
+protocol that left the results does not linger in the committed report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from suites.report import figures, tables
+
+log = logging.getLogger("neuronbench.report")
+
+#: Sub-folders of the report directory owned by this stage (pruned of stale files).
+OWNED_DIRS = ("tables", "figures", "results")
+
+#: Deterministic order of the rows written to results/ (the store's own order, where present).
+ROW_ORDER = ("suite", "protocol", "variant", "unit", "framework", "mode", "device", "dtype",
+             "dataset", "selection", "split", "metric", "fold", "seed", "epoch", "trial_key")
+
+
+def _load_rows(results_dir: Path) -> pd.DataFrame:
+    """Rows from the store's records; falls back to the consolidated rows file if the store module
+    is unavailable (e.g. a report rebuilt from an archived results folder)."""
+    try:
+        from suites.results import load_results
+    except ImportError:
+        for name, reader in (("rows.parquet", pd.read_parquet), ("rows.csv", pd.read_csv)):
+            if (results_dir / name).is_file():
+                return reader(results_dir / name)
+        raise
+    return load_results(results_dir)
+
+
+def _load_manifests(results_dir: Path) -> list[dict[str, Any]]:
+    try:
+        from suites.results import load_manifests
+    except ImportError:
+        folder = results_dir / "runs"
+        return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    return list(load_manifests(results_dir))
+
+
+def manifests_by_run(manifests: Mapping[str, Mapping] | Iterable[Mapping] | None) -> dict[str, dict]:
+    """Manifests keyed by run id, from a mapping or a list of manifests with a "run_id" key."""
+    if manifests is None:
+        return {}
+    if isinstance(manifests, Mapping):
+        return {str(k): dict(v) for k, v in manifests.items()}
+    return {str(m["run_id"]): dict(m) for m in manifests if "run_id" in m}
+
+
+def _sorted_rows(df: pd.DataFrame) -> pd.DataFrame:
+    keys = [c for c in ROW_ORDER if c in df.columns]
+    return df.sort_values(keys, kind="mergesort", na_position="first").reset_index(drop=True)
+
+
+def rows_behind_report(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """The accuracy rows the tables and figures use: summary rows (any selection), per-epoch test
+    accuracy (the curves) and per-epoch training time (the s/epoch column)."""
+    selection = accuracy["selection"].fillna("") if "selection" in accuracy.columns else ""
+    used = ((selection != "")
+            | ((accuracy["split"] == "test") & (accuracy["metric"] == "accuracy"))
+            | (accuracy["metric"] == "epoch_seconds"))
+    return _sorted_rows(accuracy[used])
+
+
+def _write_json(path: Path, data: Any) -> Path:
+    return tables.write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def _equivalence(rows: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Hand equivalence rows to suites.equivalence.report.write_report(df, out_dir) if it takes them."""
+    if rows.empty:
+        return []
+    try:
+        from suites.equivalence.report import write_report
+    except ImportError:
+        log.info("equivalence: %d rows, but suites.equivalence.report.write_report is not "
+                 "available; skipped", len(rows))
+        return []
+    try:
+        inspect.signature(write_report).bind(rows, out_dir)
+    except (TypeError, ValueError):
+        log.info("equivalence: %d rows, but write_report does not take (rows DataFrame, out_dir) "
+                 "yet; skipped", len(rows))
+        return []
+    written = write_report(rows, out_dir)
+    return [Path(p) for p in written] if written else []
+
+
+def _prune(out_dir: Path, written: set[Path]) -> None:
+    """Remove files of the owned sub-folders that this build did not write (stale outputs)."""
+    for sub in OWNED_DIRS:
+        folder = out_dir / sub
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and path.resolve() not in written:
+                log.info("removing stale %s", path)
+                path.unlink()
+
+
+def build_report(results_dir: Path | str | pd.DataFrame, out_dir: Path | str = "reports",
+                 profile: str | None = None,
+                 manifests: Mapping[str, Mapping] | Iterable[Mapping] | None = None,
+                 baseline: str = "relu") -> list[Path]:
+    """Build every table and figure from the results store; returns the paths written.
+
+    ``results_dir`` is a results directory or, for tests, the rows themselves as a DataFrame (then
+    ``manifests`` may be given directly). ``profile`` keeps only rows of that profile (rows without
+    one are kept). ``baseline`` is the unit the paired tests compare against.
+    """
+    out_dir = Path(out_dir)
+    if isinstance(results_dir, pd.DataFrame):
+        rows = results_dir.copy()
+    else:
+        rows = _load_rows(Path(results_dir))
+        if manifests is None:
+            manifests = _load_manifests(Path(results_dir))
+    by_run = manifests_by_run(manifests)
+    log.info("read %d rows from %d runs", len(rows), rows["run_id"].nunique() if len(rows) else 0)
+    if profile and "profile" in rows.columns:
+        row_profile = rows["profile"].astype("string").fillna("")
+        keep = ((row_profile == "") | (row_profile == profile)).astype(bool)
+        log.info("profile %s: %d of %d rows", profile, int(keep.sum()), len(rows))
+        rows = rows[keep]
+
+    paths: list[Path] = []
+    accuracy = rows[rows["suite"] == "accuracy"]
+    if accuracy.empty:
+        log.info("no accuracy rows: no accuracy tables or figures")
+    else:
+        log.info("tables from %d accuracy rows", len(accuracy))
+        paths += tables.write_tables(accuracy, out_dir / "tables", by_run, baseline=baseline)
+        log.info("figures")
+        paths += figures.write_figures(accuracy, out_dir / "figures")
+        behind = rows_behind_report(accuracy)
+        paths.append(tables.write_text(out_dir / "results" / "accuracy_rows.csv",
+                                       behind.to_csv(index=False, lineterminator="\n")))
+        run_ids = sorted({str(r) for r in behind["run_id"].dropna().unique()})
+        missing = [r for r in run_ids if r not in by_run]
+        if missing:
+            log.warning("no manifest for runs: %s", ", ".join(missing))
+        paths.append(_write_json(out_dir / "results" / "manifests.json",
+                                 {r: by_run[r] for r in run_ids if r in by_run}))
+    paths += _equivalence(rows[rows["suite"] == "equivalence"], out_dir / "equivalence")
+
+    index = {str(p.relative_to(out_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+             for p in paths if p.is_relative_to(out_dir)}
+    paths.append(_write_json(out_dir / "results" / "index.json", {"files": index}))
+    _prune(out_dir, {p.resolve() for p in paths})
+    log.info("wrote %d files under %s", len(paths), out_dir)
+    return paths
