@@ -19,7 +19,8 @@ from typing import Any
 
 import jax
 
-MODES: tuple[str, ...] = ("eager", "compiled")
+from impls import common
+from impls.common import MODES
 
 _COMPILED: weakref.WeakKeyDictionary[Any, dict[Hashable, Callable[..., Any]]] = (
     weakref.WeakKeyDictionary()
@@ -27,9 +28,8 @@ _COMPILED: weakref.WeakKeyDictionary[Any, dict[Hashable, Callable[..., Any]]] = 
 
 
 def check_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r} for jax; known modes: {', '.join(MODES)}")
-    return mode
+    """``mode`` if JAX has it (the shared check of :mod:`impls.common`), else a ValueError."""
+    return common.check_mode("jax", mode, MODES)
 
 
 def compiled(owner: Any, key: Hashable, make: Callable[[], Callable[..., Any]]) -> Callable[..., Any]:

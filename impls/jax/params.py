@@ -14,6 +14,8 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
+from impls.common import assign_model_params, model_params
+
 #: layout -> (canonical -> native, native -> canonical) axis permutations (None: unchanged).
 _PERMUTATIONS: Mapping[str, tuple[tuple[int, ...], tuple[int, ...]] | None] = {
     "same": None,
@@ -41,23 +43,22 @@ def get_params(layer: Any) -> dict[str, np.ndarray]:
     """Every canonical parameter (trainable or not) as a NumPy array in the layer's dtype."""
     out = {}
     for name in layer.param_names:
-        attr, layout = native_slot(layer, name)
-        out[name] = np.array(from_native(layout, np.asarray(getattr(layer, attr)[...])))
+        layout = native_slot(layer, name)[1]
+        out[name] = np.array(from_native(layout, np.asarray(layer.variable(name)[...])))
     return out
 
 
 def set_params(layer: Any, params: Mapping[str, np.ndarray]) -> None:
     """Copy canonical values into the layer's variables (the layer's dtype is kept)."""
     for name, value in params.items():
-        attr, layout = native_slot(layer, name)
-        variable = getattr(layer, attr)
+        layout = native_slot(layer, name)[1]
+        variable = layer.variable(name)
         variable.set_value(jnp.asarray(to_native(layout, np.asarray(value)), dtype=layer.dtype))
 
 
 def get_model_params(model: Any) -> list[dict[str, np.ndarray]]:
-    return [get_params(block) for block in model.layers]
+    return model_params(model.layers, get_params)
 
 
 def set_model_params(model: Any, params: list[Mapping[str, np.ndarray]]) -> None:
-    for block, p in zip(model.layers, params, strict=True):
-        set_params(block, p)
+    assign_model_params(model.layers, params, set_params)

@@ -15,7 +15,6 @@ TF32/bf16 pass is used on GPUs (design §4).
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -27,12 +26,13 @@ from flax import nnx
 from jax import lax
 from jax.scipy.special import ndtr
 
+from impls.common import dtype_table
 from impls.jax.aptx import HIGHEST, aptx_naive, aptx_recompute
-from impls.jax.functional import sigmoid, tanh
+from impls.jax.functional import sigmoid, stable_softmax, tanh
 from impls.jax.params import native_slot, to_native
 from impls.spec import LayerSpec, blocks
 
-DTYPES: Mapping[str, Any] = {"float32": jnp.float32, "float64": jnp.float64}
+DTYPES: Mapping[str, Any] = dtype_table(float32=jnp.float32, float64=jnp.float64)
 
 
 class Buffer(nnx.Variable):
@@ -61,9 +61,14 @@ class Block(nnx.Module):
             array = jnp.asarray(to_native(layout, np.asarray(value)), dtype=self.dtype)
             setattr(self, attr, (nnx.Param if name in trainable else Buffer)(array))
 
-    def p(self, name: str) -> jax.Array:
-        """Value of a canonical parameter, in the native layout."""
-        return getattr(self, native_slot(self, name)[0])[...]
+    def variable(self, name: str) -> nnx.Variable:
+        """The native variable (``nnx.Param`` or :class:`Buffer`) holding canonical parameter
+        ``name``, under its native attribute (``kernel``, ``lambda_``) and in its native layout."""
+        return getattr(self, native_slot(self, name)[0])
+
+    def param(self, name: str) -> jax.Array:
+        """Value of canonical parameter ``name`` for the maths, in the native layout."""
+        return self.variable(name)[...]
 
 
 def _feature_view(param: jax.Array, x: jax.Array, axis: int) -> jax.Array:
@@ -89,57 +94,12 @@ def _nonpositive_part(x: jax.Array) -> jax.Array:
 
 
 # --------------------------------------------------------------------------------------------
-# Softmax with a shift-invariant, cancellation-free backward
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
-def scaled_softmax(x: jax.Array, axis: int, scale: jax.Array | float) -> jax.Array:
-    """softmax(x / scale) along ``axis``, the max subtracted *before* dividing by the scale.
-
-    Subtracting first keeps the exponent's rounding error proportional to the exponent itself
-    (x / scale first would add |x / scale| * eps to every exponent: 6e-4 at |x| = 100, T = 0.01).
-    """
-    return _softmax_forward(x, axis, scale)
-
-
-def _softmax_forward(x, axis, scale):
-    shift = lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
-    e = jnp.exp((x - shift) / scale)
-    return e / jnp.sum(e, axis=axis, keepdims=True)
-
-
-def _softmax_fwd(x, axis, scale):
-    y = _softmax_forward(x, axis, scale)
-    return y, (x, y, scale)
-
-
-def _softmax_bwd(axis, residuals, g):
-    """dx = y (g - sum_j y_j g_j) / scale, written as y ((g - g_m) + sum_j y_j (g_m - g_j)) / scale.
-
-    m is the position of the largest y. Both forms are equal because sum_j y_j = 1, but the
-    usual one cancels catastrophically at the dominant entry once the others fall below the
-    dtype's resolution (y_m rounds to 1 and g_m - sum y g to noise), while this one never
-    subtracts two nearly equal numbers there.
-    """
-    x, y, scale = residuals
-    m = jnp.argmax(y, axis=axis, keepdims=True)
-    g_m = jnp.take_along_axis(g, m, axis=axis)
-    du = y * ((g - g_m) + jnp.sum(y * (g_m - g), axis=axis, keepdims=True))
-    u = (x - jnp.max(x, axis=axis, keepdims=True)) / scale
-    dscale = -jnp.sum(du * u) / scale
-    return du / scale, jnp.reshape(dscale, jnp.shape(scale)).astype(jnp.result_type(scale))
-
-
-scaled_softmax.defvjp(_softmax_fwd, _softmax_bwd)
-
-
-# --------------------------------------------------------------------------------------------
 # APTx
 
 
 class APTxActivation(Block):
     def __call__(self, x: jax.Array) -> jax.Array:
-        a, b, g = self.p("alpha"), self.p("beta"), self.p("gamma")
+        a, b, g = self.param("alpha"), self.param("beta"), self.param("gamma")
         return (a + tanh(b * x)) * g * x
 
 
@@ -148,8 +108,8 @@ class APTxLayer(Block):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         fn = aptx_recompute if self.config["impl"] == "recompute" else aptx_naive
-        y = fn(x, self.p("alpha"), self.p("beta"), self.p("gamma"))
-        return y + self.p("delta") if self.config["use_delta"] else y
+        y = fn(x, self.param("alpha"), self.param("beta"), self.param("gamma"))
+        return y + self.param("delta") if self.config["use_delta"] else y
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,11 +140,11 @@ class ActMix(Block):
 
     def coefficients(self) -> jax.Array:
         """Mixing weights softmax(logits / T), shape [features, basis]."""
-        return scaled_softmax(self.p("logits"), -1, self.temperature[...])
+        return stable_softmax(self.param("logits"), self.temperature[...], -1)
 
     def entropy(self) -> jax.Array:
         """Mean over features of the mixture entropy (from log-softmax: finite at small T)."""
-        log_c = jax.nn.log_softmax(self.p("logits") / self.temperature[...], axis=-1)
+        log_c = jax.nn.log_softmax(self.param("logits") / self.temperature[...], axis=-1)
         return -jnp.mean(jnp.sum(jnp.exp(log_c) * log_c, axis=-1))
 
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -204,7 +164,7 @@ class LearnableSELU(Block):
     native: ClassVar[Mapping[str, tuple[str, str]]] = {"lambda": ("lambda_", "same")}
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        lam, al, be, ga, om = (self.p(k) for k in ("lambda", "alpha", "beta", "gamma", "omega"))
+        lam, al, be, ga, om = (self.param(k) for k in ("lambda", "alpha", "beta", "gamma", "omega"))
         xn = _nonpositive_part(x) if self.config["safe"] else x
         negative = lam * (al * (jnp.exp(be * xn) - 1.0) + ga * jnp.sin(om * xn))
         return jnp.where(x > 0, lam * x, negative)
@@ -221,7 +181,7 @@ class ReLU(Block):
 
 class PReLU(Block):
     def __call__(self, x: jax.Array) -> jax.Array:
-        a = _feature_view(self.p("alpha"), x, self.config["axis"])
+        a = _feature_view(self.param("alpha"), x, self.config["axis"])
         return jnp.where(x > 0, x, a * x)
 
 
@@ -229,7 +189,7 @@ class Swish(Block):
     """x sigmoid(beta x); the logistic never overflows, so no NaN at x = -100 (spec §2.1)."""
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        beta = self.p("beta") if self.config["learnable"] else float(self.config["beta"])
+        beta = self.param("beta") if self.config["learnable"] else float(self.config["beta"])
         return x * sigmoid(beta * x)
 
 
@@ -256,7 +216,7 @@ class Sigmoid(Block):
 class Softmax(Block):
     def __call__(self, x: jax.Array) -> jax.Array:
         scale = jnp.asarray(self.config["temperature"] + self.config["epsilon"], dtype=x.dtype)
-        return scaled_softmax(x, self.config["axis"], scale)
+        return stable_softmax(x, scale, self.config["axis"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -274,7 +234,7 @@ def _row_norm(v: jax.Array, axis: int) -> jax.Array:
 
 def _yat_alpha(layer: Block) -> jax.Array | float | None:
     mode = blocks.yat_alpha_mode(layer.config["alpha"], layer.layer_spec.block)
-    return layer.p("alpha") if mode == "learnable" else mode
+    return layer.param("alpha") if mode == "learnable" else mode
 
 
 def _yat_ratio(dot: jax.Array, x_sq: jax.Array, w_sq: jax.Array, numerator: jax.Array,
@@ -290,7 +250,7 @@ class YatDense(Block):
     native: ClassVar[Mapping[str, tuple[str, str]]] = {"weight": ("kernel", "dense")}
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        kernel, c = self.p("weight"), self.config                       # [in, out]
+        kernel, c = self.param("weight"), self.config                       # [in, out]
         if c["spherical"]:
             x = x / (_row_norm(x, 1) + _SPHERE_EPS)
             kernel = kernel / (_row_norm(kernel, 0) + _SPHERE_EPS)
@@ -300,7 +260,7 @@ class YatDense(Block):
             dot = jnp.dot(x, kernel, precision=HIGHEST)
             x_sq = jnp.sum(x * x, axis=1, keepdims=True)
             w_sq = jnp.sum(kernel * kernel, axis=0)
-        bias = self.p("bias") if c["bias"] else None
+        bias = self.param("bias") if c["bias"] else None
         alpha = _yat_alpha(self)
         if c["semantics"] == "dl2-paper":
             y = _yat_ratio(dot, x_sq, w_sq, dot, c["epsilon"])
@@ -330,12 +290,12 @@ class YatConv2D(Block):
     native: ClassVar[Mapping[str, tuple[str, str]]] = {"weight": ("kernel", "conv")}
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        kernel, c = self.p("weight"), self.config                       # HWIO
+        kernel, c = self.param("weight"), self.config                       # HWIO
         dot = _conv(x, kernel, c)
         ones = jnp.ones((*kernel.shape[:3], 1), dtype=x.dtype)
         x_sq = _conv(x * x, ones, c)                                     # patch |x|^2, [B,1,H,W]
         w_sq = jnp.sum(kernel * kernel, axis=(0, 1, 2)).reshape(1, -1, 1, 1)
-        numerator = dot + self.p("bias").reshape(1, -1, 1, 1) if c["bias"] else dot
+        numerator = dot + self.param("bias").reshape(1, -1, 1, 1) if c["bias"] else dot
         y = _yat_ratio(dot, x_sq, w_sq, numerator, c["epsilon"])
         alpha = _yat_alpha(self)
         return y * alpha if alpha is not None else y
@@ -375,16 +335,16 @@ class Linear(Block):
     native: ClassVar[Mapping[str, tuple[str, str]]] = {"weight": ("kernel", "dense")}
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        y = jnp.dot(x, self.p("weight"), precision=HIGHEST)
-        return y + self.p("bias") if self.config["bias"] else y
+        y = jnp.dot(x, self.param("weight"), precision=HIGHEST)
+        return y + self.param("bias") if self.config["bias"] else y
 
 
 class Conv2D(Block):
     native: ClassVar[Mapping[str, tuple[str, str]]] = {"weight": ("kernel", "conv")}
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        y = _conv(x, self.p("weight"), self.config)
-        return y + self.p("bias").reshape(1, -1, 1, 1) if self.config["bias"] else y
+        y = _conv(x, self.param("weight"), self.config)
+        return y + self.param("bias").reshape(1, -1, 1, 1) if self.config["bias"] else y
 
 
 class MaxPool2D(Block):
