@@ -40,7 +40,6 @@ def _configure_logging() -> None:
     handler.setFormatter(logging.Formatter("report: %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
-    logger.propagate = False
 
 
 def run_command(args: argparse.Namespace) -> int:

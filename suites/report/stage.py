@@ -91,23 +91,60 @@ def _write_json(path: Path, data: Any) -> Path:
     return tables.write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def _equivalence(rows: pd.DataFrame, out_dir: Path) -> list[Path]:
-    """Hand equivalence rows to suites.equivalence.report.write_report(df, out_dir) if it takes them."""
+def _equivalence_provenance(module: Any, rows: pd.DataFrame,
+                            manifests: Mapping[str, Mapping]) -> dict[str, str]:
+    """The parity report's header from the manifests of the runs behind ``rows``, never from now.
+
+    Uses the equivalence module's own ``provenance_from_manifests`` when the manifests cover the
+    runs (it falls back to the current machine and clock otherwise, which would make the report
+    differ on every rebuild); else the run ids and whatever git sha the manifests record.
+    """
+    run_ids = sorted({str(r) for r in rows["run_id"].dropna().unique()})
+    known = [dict(manifests[r]) for r in run_ids if r in manifests]
+    from_manifests = getattr(module, "provenance_from_manifests", None)
+    if known and from_manifests is not None:
+        return from_manifests(known, set(run_ids))
+    lines = tables.provenance_lines(rows, manifests)
+    return {"runs": ", ".join(run_ids), "git sha": lines[1].removeprefix("- git sha: ")}
+
+
+def _equivalence(rows: pd.DataFrame, out_dir: Path,
+                 manifests: Mapping[str, Mapping]) -> list[Path]:
+    """Hand equivalence rows to suites.equivalence.report.write_report(rows, out_dir[, provenance]).
+
+    Skipped, with a logged notice, when that function is missing or does not take the rows yet;
+    a ValueError from it (e.g. no parity rows among them) is logged, not fatal, so the accuracy
+    report is still written.
+    """
     if rows.empty:
         return []
     try:
-        from suites.equivalence.report import write_report
+        from suites.equivalence import report as equivalence_report
     except ImportError:
-        log.info("equivalence: %d rows, but suites.equivalence.report.write_report is not "
-                 "available; skipped", len(rows))
+        log.info("equivalence: %d rows, but suites.equivalence.report is not available; skipped",
+                 len(rows))
         return []
+    write_report = getattr(equivalence_report, "write_report", None)
+    if write_report is None:
+        log.info("equivalence: %d rows, but suites.equivalence.report has no write_report; "
+                 "skipped", len(rows))
+        return []
+    parameters = inspect.signature(write_report).parameters
+    kwargs: dict[str, Any] = {}
+    if "provenance" in parameters:
+        kwargs["provenance"] = _equivalence_provenance(equivalence_report, rows, manifests)
     try:
-        inspect.signature(write_report).bind(rows, out_dir)
-    except (TypeError, ValueError):
+        inspect.signature(write_report).bind(rows, out_dir, **kwargs)
+    except TypeError:
         log.info("equivalence: %d rows, but write_report does not take (rows DataFrame, out_dir) "
                  "yet; skipped", len(rows))
         return []
-    written = write_report(rows, out_dir)
+    try:
+        written = write_report(rows, out_dir, **kwargs)
+    except ValueError as error:
+        log.warning("equivalence report not written: %s", error)
+        return []
+    log.info("equivalence report from %d rows", len(rows))
     return [Path(p) for p in written] if written else []
 
 
@@ -166,7 +203,7 @@ def build_report(results_dir: Path | str | pd.DataFrame, out_dir: Path | str = "
             log.warning("no manifest for runs: %s", ", ".join(missing))
         paths.append(_write_json(out_dir / "results" / "manifests.json",
                                  {r: by_run[r] for r in run_ids if r in by_run}))
-    paths += _equivalence(rows[rows["suite"] == "equivalence"], out_dir / "equivalence")
+    paths += _equivalence(rows[rows["suite"] == "equivalence"], out_dir / "equivalence", by_run)
 
     index = {str(p.relative_to(out_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
              for p in paths if p.is_relative_to(out_dir)}

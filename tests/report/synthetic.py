@@ -31,7 +31,7 @@ MANIFESTS = {RUN_ID: {"run_id": RUN_ID, "git sha": "0123abcd", "dirty": False,
 def make_results(seeds: int = 5, epochs: int = 12, bad_framework: str | None = None,
                  bad_unit: str = "gelu", bad_drop: float = 0.08,
                  diverged: tuple[str, str, str, int] | None = ("mnist-units", "swish", "torch", 2),
-                 equivalence_rows: bool = True) -> pd.DataFrame:
+                 equivalence_rows: bool = False) -> pd.DataFrame:
     """Rows of one synthetic accuracy run (and a few equivalence rows).
 
     ``diverged`` = (protocol, unit, framework, seed) of a trial that blows up at epoch 3: its

@@ -1,0 +1,189 @@
+"""The report stage end to end on the synthetic fixture: tables, figures, determinism, diverged
+trials, the planted bad framework, and the CLI over a real results store."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from suites.report import build_report, tables
+from suites.report.palette import UNIT_COLORS, unit_color, unit_palette
+from tests.report.synthetic import MANIFESTS, RUN_ID, make_results
+
+
+def _digests(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, list[Path]]:
+    out = tmp_path_factory.mktemp("report") / "reports"
+    return out, build_report(make_results(), out, manifests=MANIFESTS)
+
+
+def test_writes_tables_figures_and_rows(built):
+    out, paths = built
+    names = {str(p.relative_to(out)) for p in paths}
+    for selection in ("best_val", "best_test", "final"):
+        for ext in ("md", "csv", "tex"):
+            assert f"tables/mnist_accuracy_{selection}.{ext}" in names
+    for name in ("tables/mnist_aptx_epoch11.md", "tables/framework_agreement.csv",
+                 "tables/wilcoxon_holm.md", "results/accuracy_rows.csv",
+                 "results/manifests.json", "results/index.json",
+                 "figures/curves_mnist-aptx_paper_test_accuracy.png",
+                 "figures/curves_mnist-units_equal-width_test_accuracy.pdf",
+                 "figures/accuracy_mnist-units_equal-width_best_val.png"):
+        assert name in names
+    assert all(p.is_file() for p in paths)
+    png = (out / "figures/curves_mnist-aptx_paper_test_accuracy.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and b"Software" not in png
+    assert b"CreationDate" not in (out / "figures/curves_mnist-aptx_paper_test_accuracy.pdf").read_bytes()
+
+
+def test_table_contents_and_labels(built):
+    out, _ = built
+    best_val = (out / "tables/mnist_accuracy_best_val.md").read_text()
+    best_test = (out / "tables/mnist_accuracy_best_test.md").read_text()
+    assert "validation split" in best_val
+    assert "selected on the test set, as the paper does" in best_test
+    assert "git sha: 0123abcd" in best_val and RUN_ID in best_val
+    assert "| unit | params | NumPy | PyTorch | JAX | TensorFlow |" in best_val
+    assert "| aptx_layer | 610,570 |" in best_val
+    epoch11 = (out / "tables/mnist_aptx_epoch11.md").read_text()
+    assert "| 96.69 |" in epoch11
+    tex = (out / "tables/mnist_accuracy_best_val.tex").read_text()
+    assert r"\toprule" in tex and r"$\pm$" in tex and r"aptx\_layer" in tex
+    csv = pd.read_csv(out / "tables/mnist_accuracy_best_val.csv")
+    assert {"mean", "ci_low", "ci_high", "boot_low", "boot_high", "n", "n_params",
+            "seconds_per_epoch"} <= set(csv.columns)
+    row = csv[(csv["unit"] == "relu") & (csv["framework"] == "numpy")
+              & (csv["protocol"] == "mnist-aptx")].iloc[0]
+    assert row["n"] == 5 and row["ci_low"] < row["mean"] < row["ci_high"]
+    assert row["seconds_per_epoch"] == pytest.approx(1.7)   # mean of 1.5 + 0.1 * seed, seeds 0..4
+    manifests = json.loads((out / "results/manifests.json").read_text())
+    assert manifests[RUN_ID]["git sha"] == "0123abcd"
+
+
+def test_diverged_trial_excluded_from_mean_and_shown(built):
+    out, _ = built
+    csv = pd.read_csv(out / "tables/mnist_accuracy_best_val.csv")
+    cell = csv[(csv["protocol"] == "mnist-units") & (csv["unit"] == "swish")
+               & (csv["framework"] == "torch")].iloc[0]
+    assert (cell["n"], cell["n_trials"], cell["n_diverged"]) == (4, 5, 1)
+    assert cell["mean"] > 0.97           # the diverged trial's 9.8 % is not averaged in
+    rows = make_results()
+    ok = rows[(rows["protocol"] == "mnist-units") & (rows["unit"] == "swish")
+              & (rows["framework"] == "torch") & (rows["selection"] == "best_val")
+              & (rows["status"] == "ok")]
+    assert cell["mean"] == pytest.approx(ok["value"].mean())
+    md = (out / "tables/mnist_accuracy_best_val.md").read_text()
+    assert "(n=4); diverged 1/5" in md
+
+
+def test_rebuild_is_byte_identical(built, tmp_path):
+    out, _ = built
+    second = tmp_path / "reports"
+    build_report(make_results(), second, manifests=MANIFESTS)
+    assert _digests(out) == _digests(second)
+
+
+def test_agreement_table_flags_planted_bad_framework(tmp_path):
+    df = make_results(bad_framework="jax", bad_unit="relu", bad_drop=0.09)
+    tables.agreement_table_files(df, tmp_path)
+    table = pd.read_csv(tmp_path / "framework_agreement.csv")
+    flagged = table[table["flagged"]]
+    assert set(zip(flagged["protocol"], flagged["unit"], flagged["framework"], strict=True)) == {
+        ("mnist-aptx", "relu", "jax"), ("mnist-units", "relu", "jax")}
+    assert "Flagged: 2 of 24" in (tmp_path / "framework_agreement.md").read_text()
+
+
+def test_wilcoxon_table_notes_small_n(built):
+    out, _ = built
+    table = pd.read_csv(out / "tables/wilcoxon_holm.csv", keep_default_na=False)
+    assert set(table["baseline"]) == {"relu"}
+    assert (table["n_pairs"] <= 5).all()
+    assert table["note"].str.contains("can never reach 0.05").all()
+    swish_torch = table[(table["unit"] == "swish") & (table["framework"] == "torch")].iloc[0]
+    assert swish_torch["n_pairs"] == 4    # the diverged seed is not paired
+
+
+def test_stale_files_pruned(tmp_path):
+    out = tmp_path / "reports"
+    (out / "tables").mkdir(parents=True)
+    stale = out / "tables" / "old_protocol.md"
+    stale.write_text("stale")
+    keep = out / "STAGES.md"
+    keep.write_text("not ours")
+    build_report(make_results(seeds=3, epochs=3, diverged=None), out, manifests=MANIFESTS)
+    assert not stale.exists() and keep.exists()
+
+
+def test_palette_is_fixed_per_unit():
+    assert unit_palette(["gelu", "relu"]) == {"relu": UNIT_COLORS["relu"], "gelu": UNIT_COLORS["gelu"]}
+    assert unit_color("new_unit") == unit_color("new_unit")
+    assert list(unit_palette(["zeta", "relu", "alpha"])) == ["relu", "alpha", "zeta"]
+
+
+def test_cli_over_a_real_results_store(tmp_path):
+    results = pytest.importorskip("suites.results")
+    from suites.report import cli
+
+    store = tmp_path / "results"
+    df = make_results(seeds=3, epochs=3, diverged=None)
+    for i, (key, trial) in enumerate(df.groupby("trial_key", sort=True)):
+        rows = [{k: v for k, v in row.items() if not (isinstance(v, float) and math.isnan(v))}
+                for row in trial.to_dict("records")]
+        rows = [{k: (int(v) if k in ("fold", "seed", "epoch", "n_params") else v)
+                 for k, v in row.items()} for row in rows]
+        results.write_record(store, {"key": f"trial{i:04d}", "suite": "accuracy", "status": "ok",
+                                     "rows": rows, "label": key})
+    results.write_manifest(store, MANIFESTS[RUN_ID])
+    parser = argparse.ArgumentParser()
+    cli.add_subparser(parser.add_subparsers())
+    out = tmp_path / "reports"
+    args = parser.parse_args(["report", "--results-dir", str(store), "--out", str(out)])
+    assert args.handler(args) == 0
+    md = (out / "tables/mnist_accuracy_best_val.md").read_text()
+    assert "git sha: 0123abcd" in md and "(n=3)" in md
+    missing = parser.parse_args(["report", "--results-dir", str(tmp_path / "nowhere")])
+    assert missing.handler(missing) == 2
+
+
+def test_equivalence_rows_handed_to_write_report(tmp_path, monkeypatch):
+    from suites.equivalence import report as equivalence_report
+
+    calls = []
+
+    def fake_write_report(source, out_dir, provenance=None):
+        calls.append((source, out_dir, provenance))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / "parity.md"
+        path.write_text("parity\n")
+        return [path]
+
+    monkeypatch.setattr(equivalence_report, "write_report", fake_write_report)
+    monkeypatch.delattr(equivalence_report, "provenance_from_manifests", raising=False)
+    df = make_results(seeds=2, epochs=2, diverged=None, equivalence_rows=True)
+    paths = build_report(df[df["suite"] == "equivalence"], tmp_path / "reports", manifests=MANIFESTS)
+    (source, out_dir, provenance), = calls
+    assert set(source["suite"]) == {"equivalence"} and out_dir == tmp_path / "reports/equivalence"
+    assert provenance == {"runs": RUN_ID, "git sha": "0123abcd"}
+    assert tmp_path / "reports/equivalence/parity.md" in paths
+
+
+def test_equivalence_skipped_when_write_report_takes_other_arguments(tmp_path, monkeypatch, caplog):
+    from suites.equivalence import report as equivalence_report
+
+    monkeypatch.setattr(equivalence_report, "write_report", lambda rows, out_dir, a, b: [])
+    df = make_results(seeds=2, epochs=2, diverged=None, equivalence_rows=True)
+    with caplog.at_level("INFO", logger="neuronbench.report"):
+        paths = build_report(df[df["suite"] == "equivalence"], tmp_path / "reports")
+    assert "skipped" in caplog.text
+    assert [p.name for p in paths] == ["index.json"]
