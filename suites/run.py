@@ -22,6 +22,7 @@ import hashlib
 import importlib
 import importlib.machinery
 import importlib.metadata
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -154,7 +155,10 @@ def _find_spec(name: str) -> importlib.machinery.ModuleSpec | None:
     """Locate a module or package on sys.path without importing it (or its parents): a
     fingerprint must not import torch just to hash impls.torch's source."""
     parts = name.split(".")
-    spec = importlib.machinery.PathFinder.find_spec(parts[0])
+    try:  # a top-level name imports nothing; meta-path finders (editable installs) are asked too
+        spec = importlib.util.find_spec(parts[0])
+    except (ImportError, ValueError):
+        spec = None
     for part in parts[1:]:
         if spec is None or not spec.submodule_search_locations:
             return None
@@ -517,7 +521,9 @@ def _run_dask(queue: deque[_Planned], record: _Recorder, scheduler: str | None,
 
 
 def _new_run_id() -> str:
-    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    """UTC time to the microsecond, then random: ids sort in start order (the report picks the
+    newest trial of a cell by run id) and never collide."""
+    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S.%fZ}-{secrets.token_hex(3)}"
 
 
 def run_grid(trials: Iterable[Trial], results_dir: str | os.PathLike[str], *,

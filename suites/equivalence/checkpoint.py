@@ -11,7 +11,6 @@ with the float64 oracle's logits to 1e-4 relative (spec §1.5).
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,15 +25,16 @@ LOGIT_TOLERANCE = 1e-4
 
 
 def default_reference_dir() -> Path:
-    """$NEURONBENCH_REFERENCE, else ../shared/reference beside the checkout."""
-    env = os.environ.get("NEURONBENCH_REFERENCE")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "reference"
+    """--reference-dir, $NEURONBENCH_REFERENCE or ../shared/reference: suites.settings decides."""
+    from suites import settings
+
+    return settings.reference_root()
 
 
 def checkpoint_path(reference_dir: Path | None = None) -> Path:
-    path = (reference_dir or default_reference_dir()) / "aptx-mnist" / CHECKPOINT_NAME
+    from suites import settings
+
+    path = settings.reference_root(reference_dir) / "aptx-mnist" / CHECKPOINT_NAME
     if not path.is_file():
         raise FileNotFoundError(
             f"APTx checkpoint not found at {path}; set NEURONBENCH_REFERENCE to the folder holding "

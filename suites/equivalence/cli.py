@@ -1,29 +1,23 @@
-"""``neuronbench equivalence``: run the parity harness and write the matrix to reports/.
+"""``neuronbench equivalence``: run the parity grid through the trial runner and print the matrix.
 
-Finished cells are appended to ``<out>/partial.jsonl`` as they complete, so an interrupted run
-(Ctrl-C, a crash, a CI time-out) resumes where it stopped: cells recorded by the same code
-(git sha and dirty flag) with the same options are reused, and ``--fresh`` starts over. The
-partial file is removed once the report is written.
+Every (unit, framework, dtype, mode) cell, and the published checkpoint per framework, is one
+trial of suites/run.py written to the results store (``--results-dir``, default ``results/``,
+suite "equivalence"). An interrupted run resumes by the runner's rule: finished cells whose key
+(config + code fingerprint) matches are skipped, so a cell computed by other code is recomputed.
+``--fresh`` deletes this suite's records first.
+
+This command never writes to reports/: ``suites.equivalence.report.write_report`` rebuilds
+``reports/equivalence/`` from the store, and only the report stage calls it.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-from collections.abc import Sequence
-from pathlib import Path
+import sys
 
-from impls.registry import FRAMEWORKS, check_framework
+from suites import settings
 
-DEFAULT_OUT = Path("reports") / "equivalence"
-PARTIAL_NAME = "partial.jsonl"
-
-
-def frameworks_from(args_value: str | None) -> list[str]:
-    """--frameworks, else NEURONBENCH_FRAMEWORKS, else all four (explicit, never guessed)."""
-    raw = args_value or os.environ.get("NEURONBENCH_FRAMEWORKS") or ",".join(FRAMEWORKS)
-    return [check_framework(name.strip()) for name in raw.split(",") if name.strip()]
+SUITE = "equivalence"
 
 
 def _comma_list(value: str | None) -> list[str] | None:
@@ -32,7 +26,8 @@ def _comma_list(value: str | None) -> list[str] | None:
 
 def add_subparser(subparsers) -> None:
     parser = subparsers.add_parser("equivalence", help="check every framework against the float64 oracle")
-    parser.add_argument("--frameworks", help="comma list (default: $NEURONBENCH_FRAMEWORKS or all four)")
+    settings.add_arguments(parser, frameworks=True, results=True, data=True, reference=True)
+    parser.add_argument("--no-download", action="store_true", help="never download MNIST for the checkpoint")
     parser.add_argument("--units", help="comma list of units (default: all)")
     parser.add_argument("--dtypes", default="float32,float64")
     parser.add_argument("--modes", help="comma list (default: every mode each framework has)")
@@ -41,104 +36,64 @@ def add_subparser(subparsers) -> None:
                         help="skip the published APTx MNIST checkpoint (9669/10000 in every framework)")
     parser.add_argument("--checkpoint-oracle-rows", type=int, default=None,
                         help="test images the float64 oracle evaluates for the logit check (default: all)")
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="MNIST location for the checkpoint (default: $NEURONBENCH_DATA or the cache)")
-    parser.add_argument("--fresh", action="store_true", help="ignore cells saved by an interrupted run")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--executor", choices=("processes", "inline", "dask"), default="processes",
+                        help="where trials run (default: local processes)")
+    parser.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
+    parser.add_argument("--scheduler", help="Dask scheduler address, tcp://host:port (--executor dask)")
+    parser.add_argument("--dask-workers", type=int, default=None,
+                        help="start a local Dask cluster with this many workers (--executor dask)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="delete this suite's records in the results directory first")
+    # Accepted for callers not yet updated (reproduce); nothing is written there any more.
+    parser.add_argument("--out", type=str, default=None, help=argparse.SUPPRESS)
     parser.set_defaults(handler=run_command)
 
 
-def _fingerprint(args: argparse.Namespace, git_sha: str) -> dict:
-    """What must match for saved cells to be reused: the code and the per-cell options."""
-    return {"git sha": git_sha, "trajectories": not args.no_trajectories}
-
-
-def _load_partial(path: Path, fingerprint: dict) -> dict[tuple[str, ...], list]:
-    """Cells saved by an earlier run of the same code and options (a torn last line is dropped)."""
-    from suites.equivalence.harness import row_from_dict
-
-    if not path.is_file():
-        return {}
-    lines = path.read_text().splitlines()
-    try:
-        if not lines or json.loads(lines[0]) != fingerprint:
-            return {}
-    except json.JSONDecodeError:
-        return {}
-    cells: dict[tuple[str, ...], list] = {}
-    for line in lines[1:]:
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            break
-        cells[tuple(record["key"])] = [row_from_dict(r) for r in record["rows"]]
-    return cells
-
-
-def _append(path: Path, record: dict) -> None:
-    with path.open("a") as fh:
-        fh.write(json.dumps(record) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def run_cells(keys: Sequence[tuple[str, str, str, str]], args: argparse.Namespace, partial: Path,
-              fingerprint: dict) -> list:
-    """Rows of every cell, reusing saved ones and saving each new cell as soon as it finishes."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from suites.equivalence import harness
-
-    console = Console(stderr=True)
-    saved = {} if args.fresh else _load_partial(partial, fingerprint)
-    if saved:
-        console.print(f"resuming: {len(saved)} finished cells from {partial}")
-    else:
-        partial.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps(fingerprint) + "\n")
-    rows = []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("equivalence", total=len(keys))
-        for index, key in enumerate(keys, start=1):
-            if key in saved:
-                rows.extend(saved[key])
-                bar.advance(task)
-                continue
-            bar.update(task, description=" ".join(key))
-            cell = harness.check_group(key, trajectories=not args.no_trajectories)
-            _append(partial, {"key": list(key), "rows": [r.as_dict() for r in cell]})
-            rows.extend(cell)
-            bar.advance(task)
-            if not console.is_terminal:  # logs (CI, nox piped to a file) get one line per cell
-                verdict = "pass" if all(r.passed for r in cell) else "FAIL"
-                console.print(f"[{index}/{len(keys)}] {' '.join(key)}: {verdict}", highlight=False)
-    return rows
-
-
 def run_command(args: argparse.Namespace) -> int:
-    from suites import provenance
-    from suites.equivalence import checkpoint, harness, report
+    from suites import results as store
+    from suites.equivalence import report, trials
+    from suites.run import ResultsLocked, run_grid
 
-    frameworks = frameworks_from(args.frameworks)
+    frameworks = settings.frameworks(args.frameworks)
+    results_dir = settings.results_dir(args.results_dir)
+    if getattr(args, "out", None):
+        print(f"note: --out {args.out} is ignored; results go to {results_dir} and the report stage "
+              "writes reports/equivalence (suites.equivalence.report.write_report)", file=sys.stderr)
     dtypes = _comma_list(args.dtypes) or ["float32", "float64"]
-    keys = harness.plan(frameworks, _comma_list(args.units), dtypes, _comma_list(args.modes))
-    info = provenance.collect()
-    info["frameworks"] = ", ".join(frameworks)
-    partial = args.out / PARTIAL_NAME
-    rows = run_cells(keys, args, partial, _fingerprint(args, info["git sha"]))
-    checkpoint_results = None
-    if not args.no_checkpoint:
-        print(f"evaluating the published APTx checkpoint in {', '.join(frameworks)} ...", flush=True)
-        checkpoint_results = checkpoint.evaluate(frameworks, data_dir=args.data_dir,
-                                                 oracle_rows=args.checkpoint_oracle_rows)
-    paths = report.write_report(rows, args.out, info, checkpoint_results)
-    partial.unlink(missing_ok=True)
-    print(report.parity_matrix(rows))
+    data_dir = str(args.data_dir) if getattr(args, "data_dir", None) else None
+    reference_dir = str(args.reference_dir) if getattr(args, "reference_dir", None) else None
+    grid = trials.plan_trials(frameworks, _comma_list(args.units), dtypes, _comma_list(args.modes),
+                              trajectories=not args.no_trajectories, checkpoint=not args.no_checkpoint,
+                              oracle_rows=args.checkpoint_oracle_rows, data_dir=data_dir,
+                              reference_dir=reference_dir,
+                              download=False if getattr(args, "no_download", False) else None)
+    run_config = {"suite": SUITE, "frameworks": list(frameworks), "units": _comma_list(args.units),
+                  "dtypes": dtypes, "modes": _comma_list(args.modes),
+                  "trajectories": not args.no_trajectories, "checkpoint": not args.no_checkpoint,
+                  "checkpoint_oracle_rows": args.checkpoint_oracle_rows}
+    try:
+        if getattr(args, "fresh", False):
+            with store.lock(results_dir):
+                removed = store.delete_suite(results_dir, SUITE)
+            print(f"--fresh: removed {removed} {SUITE} records from {results_dir}", file=sys.stderr)
+        summary = run_grid(grid, results_dir, executor=getattr(args, "executor", "processes"),
+                           jobs=getattr(args, "jobs", 1), scheduler=getattr(args, "scheduler", None),
+                           dask_workers=getattr(args, "dask_workers", None), run_config=run_config)
+    except ResultsLocked as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+    frame = store.load_results(results_dir, keys=summary.keys)
+    rows = report.rows_from_frame(frame)
+    checkpoint_results = report.checkpoint_from_frame(frame)
+    if rows:
+        print(report.parity_matrix(rows))
     if checkpoint_results is not None:
         print(report.checkpoint_table(*checkpoint_results))
-    print(f"wrote {', '.join(str(p) for p in paths)}")
+    for key, label, error in summary.failures:
+        print(f"trial {label} ({key}) failed: {error}")
+    print(summary)
     print(report.summary_line(rows, checkpoint_results))
+    cells_ok = all(r.passed for r in rows)
     checkpoint_ok = checkpoint_results is None or all(r.passed for r in checkpoint_results[1])
-    return 0 if all(r.passed for r in rows) and checkpoint_ok else 1
+    return 0 if cells_ok and checkpoint_ok and summary.failed == 0 else 1

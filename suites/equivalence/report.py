@@ -1,4 +1,10 @@
-"""Parity matrix (Markdown) and tidy rows (CSV) of an equivalence run."""
+"""Parity matrix (Markdown) and tidy rows (CSV) of the equivalence suite, rebuilt from the store.
+
+``neuronbench equivalence`` only fills the results store (suites/results.py) and prints the
+matrix; the committed ``reports/equivalence/{parity.md,rows.csv,checkpoint.csv}`` are written by
+:func:`write_report`, which the report stage calls, so nothing but that stage writes to
+reports/ (design §7).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import csv
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from suites.equivalence.checkpoint import LOGIT_TOLERANCE, PUBLISHED_CORRECT, CheckpointResult
 from suites.equivalence.harness import Row, summarise
@@ -81,7 +88,7 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_report(rows: Sequence[Row], out_dir: Path, provenance: dict[str, str],
+def write_files(rows: Sequence[Row], out_dir: Path, provenance: dict[str, str],
                  checkpoint: tuple[int | None, Sequence[CheckpointResult]] | None = None) -> list[Path]:
     """Write rows.csv, parity.md (and checkpoint.csv) atomically; returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -117,3 +124,116 @@ def write_report(rows: Sequence[Row], out_dir: Path, provenance: dict[str, str],
         _write_atomic(ck_path, "\n".join(lines) + "\n")
         paths.append(ck_path)
     return paths
+
+
+# -- from the results store ------------------------------------------------------------------
+
+_DTYPES = ("float32", "float64")
+_MODES = ("eager", "compiled")
+
+
+def latest_per_cell(frame: Any) -> Any:
+    """Rows of the newest trial of every cell (run ids start with the UTC time).
+
+    The store may hold several trials of one cell (a run with --no-trajectories next to a
+    full one); the report shows one, the latest, rather than mixing them.
+    """
+    if frame.empty:
+        return frame
+    cell = ["protocol", "unit", "framework", "dtype", "mode"]
+    newest = (frame[[*cell, "trial_key", "run_id"]].drop_duplicates("trial_key")
+              .sort_values("run_id", kind="mergesort").groupby(cell, dropna=False).tail(1))
+    return frame[frame.trial_key.isin(set(newest.trial_key))]
+
+
+def _order(frame: Any) -> Any:
+    """Plan order (framework, unit, dtype, mode), as the matrix has always been printed."""
+    import impls
+    from impls.registry import FRAMEWORKS
+
+    def rank(values, known):
+        return values.map(lambda v: known.index(v) if v in known else len(known))
+
+    keyed = frame.assign(_f=rank(frame["framework"], list(FRAMEWORKS)), _u=rank(frame["unit"], list(impls.UNITS)),
+                         _d=rank(frame["dtype"], list(_DTYPES)), _m=rank(frame["mode"], list(_MODES)),
+                         _i=range(len(frame)))
+    return keyed.sort_values(["_f", "_u", "_d", "_m", "_i"], kind="mergesort")
+
+
+def rows_from_frame(frame: Any) -> list[Row]:
+    """harness.Row objects of the parity rows of a store DataFrame, in plan order."""
+    parity = frame[frame.protocol == "parity"]
+    rows = []
+    for r in _order(parity).itertuples(index=False):
+        detail = r.detail if isinstance(r.detail, str) else ""
+        max_abs = float(detail.split("=", 1)[1]) if detail.startswith("max_abs_err=") else float("nan")
+        rows.append(Row(r.unit, r.variant, r.framework, r.dtype, r.mode, r.metric, max_abs,
+                        float(r.value), float(r.tolerance), bool(r.passed)))
+    return rows
+
+
+def checkpoint_from_frame(frame: Any) -> tuple[int | None, list[CheckpointResult]] | None:
+    """(oracle correct, one result per framework) from the checkpoint rows, or None if none."""
+    rows = _order(frame[frame.protocol == "checkpoint"]) if "protocol" in frame else frame
+    if rows.empty:
+        return None
+    results, oracle = [], None
+    for framework, group in rows.groupby("framework", sort=False):
+        values = dict(zip(group.metric, group.value, strict=True))
+        details = dict(zip(group.metric, group.detail, strict=True))
+        total = int(str(details.get("correct", "total=10000")).split("=", 1)[1])
+        results.append(CheckpointResult(str(framework), str(group["dtype"].iloc[0]), int(values["correct"]),
+                                        total, float(values["logits rel_l2 vs oracle"])))
+        count = values.get("oracle correct")
+        if count is not None and count == count:  # not NaN
+            oracle = int(count)
+    return oracle, results
+
+
+def provenance_from_manifests(manifests: Sequence[dict[str, Any]], run_ids: set[str]) -> dict[str, str]:
+    """The parity.md header from the manifests of the runs whose rows the report shows."""
+    used = [m for m in manifests if m.get("run_id") in run_ids]
+    if not used:
+        from suites import provenance
+
+        return provenance.collect()
+    latest = used[-1]
+    info = latest.get("provenance", {})
+    shas = list(dict.fromkeys(
+        f"{m.get('provenance', {}).get('git_sha', 'unknown')}"
+        + (" (dirty)" if m.get("provenance", {}).get("git_dirty") else "") for m in used))
+    packages = info.get("packages", {})
+    names = ("numpy", "scipy", "torch", "jax", "jaxlib", "flax", "optax", "tensorflow", "tensorflow-cpu", "keras")
+    return {
+        "git sha": ", ".join(shas),
+        "time (UTC)": str(latest.get("finished") or latest.get("started") or "")[:19].replace("T", " "),
+        "runs": ", ".join(m["run_id"] for m in used),
+        "python": str(info.get("python", "")),
+        "machine": f"{info.get('cpu_model', 'unknown')}, {info.get('threads', {}).get('os.cpu_count')} CPUs",
+        "device": ", ".join(info.get("gpus") or []) or "CPU",
+        "versions": ", ".join(f"{n} {packages[n]}" for n in names if n in packages),
+    }
+
+
+def write_report(source: Path | Any, out_dir: Path, provenance: dict[str, str] | None = None) -> list[Path]:
+    """Rebuild reports/equivalence (parity.md, rows.csv, checkpoint.csv) from the store.
+
+    ``source`` is a results directory (its equivalence records are read, newest trial per
+    cell) or a DataFrame of store rows. The report stage calls this; no run writes reports/.
+    """
+    from suites import results as store
+
+    if isinstance(source, (str, os.PathLike)):
+        frame = store.load_results(Path(source), suite="equivalence")
+        manifests = store.load_manifests(Path(source))
+    else:
+        frame, manifests = source, []
+    frame = latest_per_cell(frame)
+    if frame.empty:
+        raise ValueError(f"no equivalence results in {source}; run `neuronbench equivalence` first")
+    rows = rows_from_frame(frame)
+    checkpoint = checkpoint_from_frame(frame)
+    if provenance is None:
+        provenance = provenance_from_manifests(manifests, set(frame.run_id))
+    frameworks = list(dict.fromkeys(r.framework for r in rows))
+    return write_files(rows, Path(out_dir), {**provenance, "frameworks": ", ".join(frameworks)}, checkpoint)

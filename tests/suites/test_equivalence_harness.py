@@ -1,16 +1,19 @@
 """The equivalence harness itself: every selected framework through the real harness, plus
-proof that it catches a wrong implementation, fails on a missing framework and resumes."""
+proof that it catches a wrong implementation, fails on a missing framework, resumes through the
+trial runner (recomputing after a source edit) and rebuilds reports/ only from the store."""
 
 from __future__ import annotations
 
 import argparse
+import csv
 
 import numpy as np
 import pytest
 
 import impls
 from impls.registry import FrameworkUnavailableError
-from suites.equivalence import cli, harness, report
+from suites import results as store
+from suites.equivalence import cli, harness, report, trials
 from tests.conftest import require_framework, selected_frameworks
 
 FRAMEWORK_UNITS = [(f, u) for f in selected_frameworks() for u in impls.UNITS]
@@ -72,50 +75,120 @@ def test_unknown_unit_mode_and_missing_framework_fail_loudly(monkeypatch) -> Non
         harness.plan(["jax"], ["relu"])
 
 
-def _args(out, **overrides) -> argparse.Namespace:
+def _args(results_dir, **overrides) -> argparse.Namespace:
     values = {"frameworks": "numpy", "units": "relu,tanh", "dtypes": "float64", "modes": None,
               "no_trajectories": True, "no_checkpoint": True, "checkpoint_oracle_rows": None,
-              "fresh": False, "out": out, "data_dir": None}
+              "fresh": False, "results_dir": results_dir, "data_dir": None, "reference_dir": None,
+              "executor": "inline", "jobs": 1, "scheduler": None, "dask_workers": None, "out": None}
     values.update(overrides)
     return argparse.Namespace(**values)
 
 
-def test_cli_resumes_an_interrupted_run(tmp_path, monkeypatch, capsys) -> None:
-    """A run killed after its first cell keeps that cell; the rerun computes only the rest."""
-    real = harness.check_group
-    calls: list[tuple] = []
+REAL_CHECK_GROUP = harness.check_group
 
-    def interrupted(key, trajectories=True):
-        if calls:
-            raise KeyboardInterrupt
+
+def _counting(monkeypatch, calls: list[tuple], fail_after: int | None = None) -> None:
+    """Record every cell computed; raise KeyboardInterrupt once ``fail_after`` have run."""
+    real = REAL_CHECK_GROUP
+
+    def check_group(key, trajectories=True):
+        if fail_after is not None and len(calls) >= fail_after:
+            raise KeyboardInterrupt  # Ctrl-C mid-grid
         calls.append(key)
         return real(key, trajectories)
 
-    monkeypatch.setattr(harness, "check_group", interrupted)
+    monkeypatch.setattr(harness, "check_group", check_group)
+
+
+def test_cli_resumes_an_interrupted_run_and_never_writes_reports(tmp_path, monkeypatch, capsys) -> None:
+    """A run stopped after its first cell keeps that cell; the rerun computes only the rest."""
+    monkeypatch.chdir(tmp_path)
+    calls: list[tuple] = []
+    _counting(monkeypatch, calls, fail_after=1)
     with pytest.raises(KeyboardInterrupt):
-        cli.run_command(_args(tmp_path))
-    assert (tmp_path / cli.PARTIAL_NAME).is_file()
+        cli.run_command(_args(None))  # default results dir: ./results
+    assert len(store.load_records(tmp_path / "results")) == 1
 
     calls.clear()
-    monkeypatch.setattr(harness, "check_group", lambda key, trajectories=True: calls.append(key) or real(key, trajectories))
-    assert cli.run_command(_args(tmp_path)) == 0
+    _counting(monkeypatch, calls)
+    assert cli.run_command(_args(None)) == 0
     assert calls == [("tanh", "numpy", "float64", "eager")]
-    assert not (tmp_path / cli.PARTIAL_NAME).exists()
     out = capsys.readouterr().out
     assert "2 (unit, framework, dtype, mode) cases ran: 2 passed, 0 failed, 0 skipped" in out
-    text = (tmp_path / "parity.md").read_text()
-    assert "| relu | pass" in text and "| tanh | pass" in text and "git sha" in text
+    assert "| relu | pass" in out and "| tanh | pass" in out and "1 skipped" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]  # no reports/, no partial file
+    rows = store.load_results(tmp_path / "results", suite="equivalence")
+    assert set(rows.protocol) == {"parity"} and rows.passed.all()
+    assert rows.metric.str.startswith("forward |x|~").any() and rows.tolerance.gt(0).any()
 
 
-def test_cli_does_not_reuse_cells_from_other_options(tmp_path, monkeypatch) -> None:
-    partial = tmp_path / cli.PARTIAL_NAME
-    partial.write_text('{"git sha": "someone else", "trajectories": false}\n'
-                       '{"key": ["relu", "numpy", "float64", "eager"], "rows": []}\n')
+def test_a_resumed_run_after_a_source_edit_recomputes(tmp_path, monkeypatch) -> None:
+    """The bug the runner exists to fix: cells from other code must never be reused."""
+    package = tmp_path / "pkgs" / "nb_fake_backend"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("VERSION = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "pkgs"))
+    real_code = trials.cell_code
+    monkeypatch.setattr(trials, "cell_code", lambda framework: (*real_code(framework), "nb_fake_backend"))
+    assert {"impls.numpy", "impls.spec", "impls.registry", "suites.equivalence.harness"} <= set(real_code("numpy"))
+    assert "impls.torch" not in real_code("numpy")
+
     calls: list[tuple] = []
-    real = harness.check_group
-    monkeypatch.setattr(harness, "check_group", lambda key, trajectories=True: calls.append(key) or real(key, trajectories))
+    _counting(monkeypatch, calls)
+    args = _args(tmp_path / "results", units="relu")
+    assert cli.run_command(args) == 0 and len(calls) == 1
+    assert cli.run_command(args) == 0 and len(calls) == 1  # unchanged code: skipped
+    (package / "__init__.py").write_text("VERSION = 2  # edited\n")
+    assert cli.run_command(args) == 0
+    assert calls == [("relu", "numpy", "float64", "eager")] * 2
+    assert len(store.load_records(tmp_path / "results")) == 1  # the stale record is retired
+
+
+def test_fresh_deletes_only_this_suites_records_and_a_held_directory_fails(tmp_path, monkeypatch, capsys) -> None:
+    calls: list[tuple] = []
+    _counting(monkeypatch, calls)
     assert cli.run_command(_args(tmp_path, units="relu")) == 0
-    assert calls == [("relu", "numpy", "float64", "eager")]
+    assert cli.run_command(_args(tmp_path, units="relu", fresh=True)) == 0
+    assert len(calls) == 2
+    with store.lock(tmp_path):
+        assert cli.run_command(_args(tmp_path, units="relu")) == 2
+    assert f"results directory {tmp_path} is in use" in capsys.readouterr().err
+
+
+def test_write_report_rebuilds_reports_from_the_store(tmp_path, monkeypatch) -> None:
+    results_dir, out = tmp_path / "results", tmp_path / "reports" / "equivalence"
+    assert cli.run_command(_args(results_dir, units="relu,tanh")) == 0
+    # a newer run of relu with trajectories: the report shows the newest trial of each cell
+    assert cli.run_command(_args(results_dir, units="relu", no_trajectories=False)) == 0
+    paths = report.write_report(results_dir, out)
+    assert [p.name for p in paths] == ["rows.csv", "parity.md"]
+    text = (out / "parity.md").read_text()
+    assert "| relu | pass" in text and "| tanh | pass" in text and "git sha" in text and "runs:" in text
+    with (out / "rows.csv").open() as fh:
+        rows = [harness.row_from_dict(r) for r in csv.DictReader(fh)]
+    relu = [r for r in rows if r.unit == "relu"]
+    assert any(r.check == "sgd losses" for r in relu)
+    pairs = [(r.variant, r.dtype, r.mode, r.check) for r in relu]
+    assert len(pairs) == len(set(pairs))  # one trial per cell, not the old and new run mixed
+    assert all(np.isfinite(r.max_abs_err) for r in rows) and all(r.passed for r in rows)
+    # a DataFrame works too (the report stage may filter first)
+    frame = store.load_results(results_dir)
+    report.write_report(frame[frame.unit == "tanh"], tmp_path / "only_tanh", provenance={"git sha": "x"})
+    assert "| relu |" not in (tmp_path / "only_tanh" / "parity.md").read_text()
+
+
+def test_checkpoint_trial_rows_round_trip_into_the_report(monkeypatch) -> None:
+    from suites.equivalence import checkpoint
+    from suites.equivalence.checkpoint import CheckpointResult
+
+    monkeypatch.setattr(checkpoint, "evaluate", lambda frameworks, **kw: (
+        9669, [CheckpointResult(frameworks[0], "float32", 9669, 10000, 3e-7)]))
+    rows = trials.run_checkpoint({"framework": "numpy", "dtype": "float32", "oracle_rows": None})
+    frame = store.rows_frame([{**r, "run_id": "r", "suite": "equivalence", "trial_key": "k"} for r in rows])
+    oracle, results = report.checkpoint_from_frame(frame)
+    assert oracle == 9669 and results == [CheckpointResult("numpy", "float32", 9669, 10000, 3e-7)]
+    trial = trials.checkpoint_trial("numpy", 500)
+    assert "torch" in trial.frameworks and "suites.data" in trial.code
 
 
 def test_checkpoint_table_and_rows_round_trip() -> None:
