@@ -14,7 +14,8 @@ from typing import Any
 
 import tensorflow as tf
 
-MODES: tuple[str, ...] = ("eager", "compiled")
+from impls import common
+from impls.common import MODES
 
 #: Attribute under which compiled functions are cached (set through ``vars`` so that Keras's
 #: attribute tracking never sees them).
@@ -27,9 +28,8 @@ def parity_settings() -> None:
 
 
 def check_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r} for tf; known modes: {', '.join(MODES)}")
-    return mode
+    """``mode`` if TensorFlow has it (the shared check of :mod:`impls.common`), else a ValueError."""
+    return common.check_mode("tf", mode, MODES)
 
 
 def in_mode(owner: Any, key: Hashable, function: Callable[..., Any], mode: str) -> Callable[..., Any]:

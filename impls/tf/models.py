@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from impls.common import assign_model_params, model_params
 from impls.spec import LayerSpec
 from impls.tf.params import get_params, set_params
 from impls.tf.units import ActMix, Block, build_block
@@ -37,12 +38,11 @@ def build_model(layers: Sequence[LayerSpec], params: Sequence[Mapping[str, np.nd
 
 
 def get_model_params(model: Model) -> list[dict[str, np.ndarray]]:
-    return [get_params(block) for block in model.blocks]
+    return model_params(model.blocks, get_params)
 
 
 def set_model_params(model: Model, params: Sequence[Mapping[str, np.ndarray]]) -> None:
-    for block, p in zip(model.blocks, params, strict=True):
-        set_params(block, p)
+    assign_model_params(model.blocks, params, set_params)
 
 
 def set_temperature(layer_or_model: Any, temperature: float) -> None:

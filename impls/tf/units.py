@@ -23,12 +23,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from impls.common import dtype_table
 from impls.spec import LayerSpec, blocks
 from impls.tf.aptx import aptx_naive, aptx_recompute
-from impls.tf.functional import detached, sigmoid, tanh
+from impls.tf.functional import detached, sigmoid, stable_softmax, tanh
 from impls.tf.params import to_native
 
-DTYPES: Mapping[str, tf.DType] = {"float32": tf.float32, "float64": tf.float64}
+DTYPES: Mapping[str, tf.DType] = dtype_table(float32=tf.float32, float64=tf.float64)
 
 _SPHERE_EPS = 1e-8  # nmn normalises with v / (|v| + 1e-8)
 
@@ -71,7 +72,8 @@ class Block(keras.layers.Layer):
         return self._by_name[name]
 
     def param(self, name: str) -> tf.Tensor:
-        """Current value of a parameter as a tensor (a differentiable variable read)."""
+        """Value of canonical parameter ``name`` for the maths: a differentiable read of
+        :meth:`variable` (custom-gradient ops take tensors, not variables)."""
         return tf.convert_to_tensor(self._by_name[name])
 
 
@@ -139,7 +141,7 @@ class ActMix(Block):
 
     def coefficients(self) -> tf.Tensor:
         # stable_softmax: at T = 0.01 the mixture saturates and the stock softmax gradient
-        # loses the winning logit's gradient to cancellation.
+        # loses the winning logit's gradient to cancellation (see impls/tf/functional.py).
         return stable_softmax(self.param("logits") / tf.convert_to_tensor(self.temperature), 1.0, -1)
 
     def entropy(self) -> tf.Tensor:
@@ -202,31 +204,6 @@ class Tanh(Block):
 class Sigmoid(Block):
     def call(self, x: tf.Tensor) -> tf.Tensor:
         return sigmoid(x)       # derivative s(x) s(-x) without the 1 - s cancellation
-
-
-def stable_softmax(x: tf.Tensor, scale: float, axis: int) -> tf.Tensor:
-    """softmax(x / scale) along ``axis`` with a backward pass accurate when it saturates.
-
-    The usual VJP y (g - sum(y g)) / T cancels at the winning entry once its probability is
-    close to 1. Shifting the upstream by its value at the arg-max, h = g - g[argmax], is exact
-    (the weights sum to one) and makes the winning term exactly zero:
-    dx = y (h - sum(y h)) / T. The same rule as the oracle and the other backends.
-    """
-    axis = axis % x.shape.rank
-
-    @tf.custom_gradient
-    def softmax(x: tf.Tensor):
-        (x,) = detached(x)
-        y = tf.nn.softmax(x / scale, axis=axis)
-
-        def grad(g: tf.Tensor) -> tf.Tensor:
-            winner = tf.one_hot(tf.argmax(y, axis=axis), tf.shape(y)[axis], axis=axis, dtype=g.dtype)
-            h = g - tf.reduce_sum(g * winner, axis=axis, keepdims=True)
-            return y * (h - tf.reduce_sum(y * h, axis=axis, keepdims=True)) / scale
-
-        return y, grad
-
-    return softmax(x)
 
 
 class Softmax(Block):
