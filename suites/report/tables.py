@@ -114,22 +114,34 @@ def _num(value: float, fmt: str) -> str:
 # Provenance
 
 
+def manifest_git_sha(manifest: Mapping) -> str | None:
+    """The git sha a run manifest records, with " (dirty)" when the tree had local changes.
+
+    suites/run.py writes ``{"provenance": {"git_sha": ..., "git_dirty": ...}}``; a flat "git sha"
+    or "git_sha" key (older or hand-written manifests) is accepted too.
+    """
+    info = manifest.get("provenance")
+    for source in (info if isinstance(info, Mapping) else {}, manifest):
+        for key in ("git_sha", "git sha"):
+            if source.get(key):
+                dirty = source.get("git_dirty") or source.get("dirty")
+                return str(source[key]) + (" (dirty)" if dirty else "")
+    return None
+
+
 def provenance_lines(df: pd.DataFrame, manifests: Mapping[str, Mapping] | None = None) -> list[str]:
     """Bullet lines naming the runs and code behind a table, taken from the data, never from now.
 
-    The git sha comes from the run manifests (keys "git sha", "git_sha" or "git"); the run ids and
-    profile from the rows.
+    The git sha comes from the run manifests (see ``manifest_git_sha``); the run ids and profile
+    from the rows.
     """
     run_ids = sorted({str(r) for r in df["run_id"].dropna().unique()}) if "run_id" in df else []
     lines = [f"- runs: {len(run_ids)} ({', '.join(run_ids) if len(run_ids) <= 8 else ', '.join(run_ids[:8]) + ', ...'})"]
     shas: set[str] = set()
     for run_id in run_ids:
-        manifest = (manifests or {}).get(run_id) or {}
-        for key in ("git sha", "git_sha", "git"):
-            if manifest.get(key):
-                value = manifest[key]
-                shas.add(str(value.get("sha", value)) if isinstance(value, Mapping) else str(value))
-                break
+        sha = manifest_git_sha((manifests or {}).get(run_id) or {})
+        if sha:
+            shas.add(sha)
     lines.append(f"- git sha: {', '.join(sorted(shas)) if shas else 'not recorded'}")
     if "profile" in df.columns:
         profiles = sorted({str(p) for p in df["profile"].dropna().unique() if str(p)})

@@ -24,8 +24,9 @@ PROTOCOL_UNITS = {"mnist-aptx": ("relu", "gelu", "aptx_layer"),
 PROTOCOL_VARIANT = {"mnist-aptx": "paper", "mnist-units": "equal-width"}
 FRAMEWORKS = ("numpy", "torch", "jax", "tf")
 RUN_ID = "run-synthetic-0001"
-MANIFESTS = {RUN_ID: {"run_id": RUN_ID, "git sha": "0123abcd", "dirty": False,
-                      "start": "2025-01-01T00:00:00Z", "profile": "quick"}}
+MANIFESTS = {RUN_ID: {"run_id": RUN_ID, "started": "2025-01-01T00:00:00Z", "state": "finished",
+                      "provenance": {"git_sha": "0123abcd", "git_dirty": False,
+                                     "python": "3.11.0"}}}
 
 
 def make_results(seeds: int = 5, epochs: int = 12, bad_framework: str | None = None,

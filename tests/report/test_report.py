@@ -68,7 +68,7 @@ def test_table_contents_and_labels(built):
     assert row["n"] == 5 and row["ci_low"] < row["mean"] < row["ci_high"]
     assert row["seconds_per_epoch"] == pytest.approx(1.7)   # mean of 1.5 + 0.1 * seed, seeds 0..4
     manifests = json.loads((out / "results/manifests.json").read_text())
-    assert manifests[RUN_ID]["git sha"] == "0123abcd"
+    assert manifests[RUN_ID]["provenance"]["git_sha"] == "0123abcd"
 
 
 def test_diverged_trial_excluded_from_mean_and_shown(built):
@@ -123,6 +123,12 @@ def test_stale_files_pruned(tmp_path):
     keep.write_text("not ours")
     build_report(make_results(seeds=3, epochs=3, diverged=None), out, manifests=MANIFESTS)
     assert not stale.exists() and keep.exists()
+
+
+def test_manifest_git_sha_forms():
+    assert tables.manifest_git_sha({"provenance": {"git_sha": "abc", "git_dirty": True}}) == "abc (dirty)"
+    assert tables.manifest_git_sha({"git sha": "def"}) == "def"
+    assert tables.manifest_git_sha({}) is None
 
 
 def test_palette_is_fixed_per_unit():
