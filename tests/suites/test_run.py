@@ -223,3 +223,31 @@ def test_plain_progress_and_the_run_manifest(tmp_path, capsys) -> None:
         assert key in info
     assert info["threads"]["os.cpu_count"] == os.cpu_count()
     assert manifest["started"] <= manifest["finished"]
+
+
+def test_settings_resolve_frameworks_reference_and_results(tmp_path, monkeypatch) -> None:
+    from impls.registry import FRAMEWORKS
+    from suites import settings
+
+    monkeypatch.delenv(settings.ENV_FRAMEWORKS, raising=False)
+    assert settings.frameworks() == FRAMEWORKS
+    monkeypatch.setenv(settings.ENV_FRAMEWORKS, "torch, numpy,torch")
+    assert settings.frameworks() == ("torch", "numpy")  # duplicates dropped, order kept
+    assert settings.frameworks("jax") == ("jax",)  # the option wins over the environment
+    with pytest.raises(ValueError, match="names no framework"):
+        settings.frameworks(" , ")
+    with pytest.raises(ValueError, match="unknown framework"):
+        settings.frameworks("pytorch")
+
+    monkeypatch.delenv(settings.ENV_REFERENCE, raising=False)
+    assert settings.reference_root() == REPO.parent / "shared" / "reference"
+    monkeypatch.setenv(settings.ENV_REFERENCE, str(tmp_path / "env"))
+    assert settings.reference_root() == tmp_path / "env"
+    assert settings.reference_root(tmp_path / "opt") == tmp_path / "opt"
+
+    monkeypatch.delenv(settings.ENV_RESULTS, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert settings.results_dir() == tmp_path / "results"
+    monkeypatch.setenv(settings.ENV_RESULTS, "elsewhere")
+    assert settings.results_dir() == tmp_path / "elsewhere"
+    assert settings.results_dir(tmp_path / "opt") == tmp_path / "opt"
