@@ -13,6 +13,12 @@ The public API, used by every suite and test (frameworks are imported lazily, on
     impls.spec.reference(unit, params, x, **config)        # float64 oracle forward
     impls.spec.reference_grad(unit, params, x, g, **config) # its gradients
 
+    model = impls.build_model(impls.spec.APTX_PAPER_MLP, "jax", seed=0)
+    state = impls.init_train_state(model, "cross_entropy", impls.spec.training.Adam(4e-3))
+    impls.set_learning_rate(state, 1e-3)            # schedules act between train_steps calls
+    losses = impls.train_steps(state, batches)      # Adam moments persist across calls
+    logits = impls.predict(model, x, batch_size=1000)
+
 Every framework starts from the same canonical float64 initialisation
 (``impls.spec.init_params``), so a seed means the same network everywhere.
 """
@@ -26,11 +32,13 @@ import numpy as np
 from impls import spec
 from impls.registry import FRAMEWORKS, FrameworkUnavailableError, framework_of, load_backend
 from impls.spec import UNITS, LayerSpec
+from impls.training import TrainState
 
 __all__ = [
     "FRAMEWORKS",
     "UNITS",
     "FrameworkUnavailableError",
+    "TrainState",
     "build",
     "build_model",
     "evaluate_accuracy",
@@ -38,12 +46,16 @@ __all__ = [
     "framework_of",
     "get_model_params",
     "get_params",
+    "init_train_state",
     "layer_spec",
     "load_backend",
     "model_forward",
+    "predict",
+    "set_learning_rate",
     "set_model_params",
     "set_params",
     "spec",
+    "train_steps",
     "vjp",
 ]
 
@@ -146,16 +158,60 @@ def model_forward(model: Any, x: Any, mode: str = "eager") -> np.ndarray:
     return _backend_in_mode(model, mode).model_forward(model, x, mode)
 
 
+def predict(model: Any, x: Any, batch_size: int = 1000, mode: str = "eager") -> np.ndarray:
+    """Logits of a native model for every row of ``x``, computed ``batch_size`` rows at a time."""
+    x = np.asarray(x)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, received {batch_size!r}")
+    if len(x) == 0:
+        raise ValueError("predict received no rows")
+    parts = [model_forward(model, x[start:start + batch_size], mode) for start in range(0, len(x), batch_size)]
+    return np.concatenate(parts, axis=0)
+
+
 def evaluate_accuracy(model: Any, x: Any, labels: Any, batch_size: int = 1000,
                       mode: str = "eager") -> int:
     """Number of rows whose arg-max logit is the label, evaluated ``batch_size`` rows at a time."""
     x, labels = np.asarray(x), np.asarray(labels)
     if len(x) != len(labels):
         raise ValueError(f"{len(x)} inputs but {len(labels)} labels")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, received {batch_size}")
-    correct = 0
-    for start in range(0, len(x), batch_size):
-        logits = model_forward(model, x[start:start + batch_size], mode)
-        correct += int(np.sum(np.argmax(logits, axis=1) == labels[start:start + batch_size]))
-    return correct
+    logits = predict(model, x, batch_size, mode)
+    return int(np.sum(np.argmax(logits, axis=1) == labels))
+
+
+def init_train_state(model: Any, loss: str, rule: Any, mode: str = "eager",
+                     clip_norm: float | None = None) -> TrainState:
+    """A persistent training state for a native model: moments at zero, lr = ``rule.lr``.
+
+    ``rule`` is an ``impls.spec.training`` SGD, Adam or AdamW; ``clip_norm`` clips the joint
+    gradient norm before every update (torch's ``clip_grad_norm_``). See ``impls.training``.
+    """
+    from impls import training
+
+    spec.training.check_rule(rule)
+    spec.training.check_loss(loss)
+    clip_norm = spec.training.check_clip_norm(clip_norm)
+    backend = _backend_in_mode(model, mode)
+    state = TrainState(model=model, framework=framework_of(model), loss=loss, rule=rule, mode=mode,
+                       clip_norm=clip_norm, lr=training.check_learning_rate(rule.lr), step=0,
+                       n_outputs=training.output_width(model))
+    state.optimizer_state = backend.init_optimizer_state(state)
+    return state
+
+
+def set_learning_rate(state: TrainState, lr: float) -> None:
+    """The learning rate of the next updates (schedules call this between epochs)."""
+    from impls import training
+
+    state.lr = training.check_learning_rate(lr)
+
+
+def train_steps(state: TrainState, batches: Any) -> list[float]:
+    """One update per ``(x, target)`` batch, continuing ``state``; the loss before each update.
+
+    Targets are validated before the framework sees them (``impls.training.validated_batches``).
+    """
+    from impls import training
+
+    backend = load_backend(state.framework)
+    return backend.train_steps(state, training.validated_batches(state, batches))

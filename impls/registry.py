@@ -35,7 +35,8 @@ BACKEND_API: tuple[str, ...] = (
     "get_model_params",  # native model -> [canonical dict per layer]
     "set_model_params",  # (native model, [canonical dict per layer]) -> None
     "model_forward",     # (native model, x, mode) -> logits
-    "train_steps",       # (model, batches, loss, SGD/Adam, mode) -> loss before each update
+    "init_optimizer_state",  # (impls.TrainState) -> native optimiser state (moments at zero)
+    "train_steps",       # (impls.TrainState, validated batches) -> loss before each update
     "set_temperature",   # (layer or model, T) -> None: every ActMix temperature
 )
 

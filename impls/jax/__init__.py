@@ -20,6 +20,7 @@ from impls.jax.models import (  # noqa: E402
 from impls.jax.params import get_params, set_params  # noqa: E402
 from impls.jax.train import (  # noqa: E402
     forward,
+    init_optimizer_state,
     model_forward,
     train_steps,
     vjp,
@@ -38,6 +39,7 @@ __all__ = [
     "forward",
     "get_model_params",
     "get_params",
+    "init_optimizer_state",
     "model_forward",
     "set_model_params",
     "set_params",

@@ -14,7 +14,7 @@ from impls.numpy.models import (
     set_temperature,
 )
 from impls.numpy.params import get_params, set_params
-from impls.numpy.train import forward, model_forward, train_steps, vjp
+from impls.numpy.train import forward, init_optimizer_state, model_forward, train_steps, vjp
 from impls.numpy.units import BLOCK_CLASSES, DTYPES, Block, build_block
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "forward",
     "get_model_params",
     "get_params",
+    "init_optimizer_state",
     "model_forward",
     "peak_memory_bytes",
     "set_model_params",

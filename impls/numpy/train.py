@@ -2,13 +2,17 @@
 
 The losses and the SGD/Adam rules are written out here in the model's dtype (the spec's
 definitions, not a library's): Adam adds eps after the square root of the bias-corrected v,
-with t counted from 1. Optimiser state lives for one ``train_steps`` call, as in the oracle's
-``train_trajectory`` and the other backends.
+with t counted from 1; AdamW decays p by (1 - lr wd) before the Adam step (torch's order);
+clipping scales all gradients by min(1, c / (norm + 1e-6)). The optimiser state lives in the
+``impls.TrainState`` (``init_optimizer_state``), so moments persist across ``train_steps``
+calls exactly like the oracle's ``impls.spec.training.train_steps``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -16,7 +20,8 @@ from impls.numpy.device import check_mode
 from impls.numpy.models import Model
 from impls.numpy.params import trainable_parameters
 from impls.numpy.units import Block
-from impls.spec.training import SGD, Adam
+from impls.spec.training import SGD, Adam, AdamW, clip_factor
+from impls.training import TrainState
 
 
 def forward(layer: Block, x: np.ndarray, mode: str = "eager") -> np.ndarray:
@@ -66,53 +71,85 @@ def mse(predictions: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray
 LOSSES = {"cross_entropy": cross_entropy, "mse": mse}
 
 
-class Optimizer:
-    """The spec's SGD or Adam applied in place to the trainable arrays of a model."""
+@dataclass
+class OptimizerState:
+    """Adam's step counter and moments per trainable array, kept for the life of a TrainState.
 
-    def __init__(self, rule: SGD | Adam, model: Model) -> None:
-        if not isinstance(rule, (SGD, Adam)):
-            raise ValueError(f"optimizer must be impls.spec.training.SGD or Adam, received {rule!r}")
-        self.rule = rule
-        self.t = 0
-        self.params = [trainable_parameters(block) for block in model.blocks]
-        self.m = [{k: np.zeros_like(v) for k, v in p.items()} for p in self.params]
-        self.v = [{k: np.zeros_like(v) for k, v in p.items()} for p in self.params]
+    Moments are keyed by (block index, canonical name) rather than holding the parameter
+    arrays, so ``set_model_params`` between calls (it copies in place anyway) can never leave
+    the optimiser updating stale arrays.
+    """
 
-    def step(self, grads: list[dict[str, np.ndarray]]) -> None:
-        self.t += 1
-        rule = self.rule
-        if isinstance(rule, SGD):
-            for params, g in zip(self.params, grads, strict=True):
-                for name, p in params.items():
-                    p -= rule.lr * g[name]
-            return
-        c1 = 1.0 - rule.b1**self.t
-        c2 = 1.0 - rule.b2**self.t
-        for params, g, m, v in zip(self.params, grads, self.m, self.v, strict=True):
-            for name, p in params.items():
-                gk = g[name]
-                m[name] *= rule.b1
-                m[name] += (1.0 - rule.b1) * gk
-                v[name] *= rule.b2
-                v[name] += (1.0 - rule.b2) * (gk * gk)
-                m_hat = m[name] / c1
-                v_hat = v[name] / c2
-                p -= rule.lr * m_hat / (np.sqrt(v_hat) + rule.eps)
+    t: int
+    m: list[dict[str, np.ndarray]]
+    v: list[dict[str, np.ndarray]]
 
 
-def train_steps(model: Model, batches: Iterable[tuple[np.ndarray, np.ndarray]], loss: str,
-                optimizer: SGD | Adam, mode: str = "eager") -> list[float]:
-    """One update per batch with the spec's rule; returns the loss before each update."""
-    check_mode(mode)
-    if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; known losses: {', '.join(LOSSES)}")
-    loss_fn = LOSSES[loss]
-    opt = Optimizer(optimizer, model)
+def init_optimizer_state(state: TrainState) -> OptimizerState:
+    """Moments at zero in the model's dtype (SGD keeps none), t = 0."""
+    check_mode(state.mode)
+    model: Model = state.model
+    adam = isinstance(state.rule, Adam)
+    params = [trainable_parameters(block) for block in model.blocks]
+    m = [{k: np.zeros_like(v) for k, v in p.items()} if adam else {} for p in params]
+    v = [{k: np.zeros_like(a) for k, a in p.items()} if adam else {} for p in params]
+    return OptimizerState(0, m, v)
+
+
+def _clip(grads: list[dict[str, np.ndarray]], max_norm: float | None) -> list[dict[str, np.ndarray]]:
+    """torch's clip_grad_norm_: every gradient times min(1, c / (total norm + 1e-6))."""
+    if max_norm is None:
+        return grads
+    total = math.sqrt(sum(float(np.vdot(g, g)) for layer in grads for g in layer.values()))
+    factor = clip_factor(total, max_norm)
+    if factor >= 1.0:
+        return grads
+    return [{k: g * g.dtype.type(factor) for k, g in layer.items()} for layer in grads]
+
+
+def _update(rule: SGD | Adam, opt: OptimizerState, params: list[dict[str, np.ndarray]],
+            grads: list[dict[str, np.ndarray]], lr: float) -> None:
+    """One in-place update of every trainable array with the spec's SGD, Adam or AdamW."""
+    opt.t += 1
+    if isinstance(rule, SGD):
+        for layer, g in zip(params, grads, strict=True):
+            for name, p in layer.items():
+                p -= lr * g[name]
+        return
+    c1 = 1.0 - rule.b1**opt.t
+    c2 = 1.0 - rule.b2**opt.t
+    decay = 1.0 - lr * rule.weight_decay if isinstance(rule, AdamW) else None
+    for layer, g, m, v in zip(params, grads, opt.m, opt.v, strict=True):
+        for name, p in layer.items():
+            gk = g[name]
+            m[name] *= rule.b1
+            m[name] += (1.0 - rule.b1) * gk
+            v[name] *= rule.b2
+            v[name] += (1.0 - rule.b2) * (gk * gk)
+            if decay is not None:  # torch's AdamW: decay with this step's lr, before Adam
+                p *= decay
+            p -= lr * (m[name] / c1) / (np.sqrt(v[name] / c2) + rule.eps)
+
+
+def train_steps(state: TrainState, batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> list[float]:
+    """One update per batch, continuing ``state``'s moments; the loss before each update.
+
+    The learning rate is read once per call from ``state.lr`` (schedules change it between
+    calls); the batches arrive validated by ``impls.training.validated_batches``.
+    """
+    check_mode(state.mode)
+    model: Model = state.model
+    loss_fn = LOSSES[state.loss]
+    params = [trainable_parameters(block) for block in model.blocks]
+    opt: OptimizerState = state.optimizer_state
+    lr = float(state.lr)
     losses: list[float] = []
     for x, target in batches:
         outputs = model.forward(np.asarray(x, dtype=model.dtype), training=True)
         value, upstream = loss_fn(outputs, target)
         model.backward(upstream)
-        opt.step([block.grads for block in model.blocks])
+        grads = _clip([block.grads for block in model.blocks], state.clip_norm)
+        _update(state.rule, opt, params, grads, lr)
+        state.step += 1
         losses.append(value)
     return losses

@@ -15,7 +15,7 @@ from impls.tf.models import (
     set_temperature,
 )
 from impls.tf.params import get_params, set_params
-from impls.tf.train import forward, model_forward, train_steps, vjp
+from impls.tf.train import forward, init_optimizer_state, model_forward, train_steps, vjp
 from impls.tf.units import BLOCK_CLASSES, DTYPES, Block, build_block
 
 parity_settings()
@@ -31,6 +31,7 @@ __all__ = [
     "forward",
     "get_model_params",
     "get_params",
+    "init_optimizer_state",
     "model_forward",
     "set_model_params",
     "set_params",

@@ -9,10 +9,11 @@ bias-corrected square root::
     m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
     p <- p - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
 
-Every ``train_steps`` call starts from fresh optimiser state (t = 0, m = v = 0), exactly like
-``impls.spec.training.train_trajectory``. The state lives in variables cached on the model, so
-the compiled step is traced once per model, loss and optimiser kind, not once per call;
-hyperparameters are passed as tensors for the same reason.
+AdamW decays ``p (1 - lr wd)`` before the Adam step (torch's order); clipping follows torch's
+``clip_grad_norm_``. The optimiser state (step count, moments) lives in variables owned by the
+``impls.TrainState`` and persists across ``train_steps`` calls, like the oracle's
+``impls.spec.training.train_steps``; the compiled step is cached on that state and takes the
+learning rate as a tensor, so it is traced once per run, not once per call or per lr.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from impls.spec.training import SGD, Adam
-from impls.tf.device import in_mode
+from impls.spec.training import CLIP_EPS, SGD, Adam, AdamW
+from impls.tf.device import check_mode, in_mode
 from impls.tf.models import Model
 from impls.tf.params import to_canonical
 from impls.tf.units import DTYPES, Block
+from impls.training import TrainState
 
 LOSS_NAMES = ("cross_entropy", "mse")
 
@@ -81,72 +83,85 @@ def loss_value(name: str, outputs: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
     raise ValueError(f"unknown loss {name!r}; known losses: {', '.join(LOSS_NAMES)}")
 
 
-class _OptimizerState:
-    """Adam's moments and step counter for one model, as variables (reset by every call)."""
+class OptimizerState:
+    """Adam's step count and moments for one training run, as non-trainable variables.
 
-    def __init__(self, variables: Sequence[tf.Variable], dtype: tf.DType) -> None:
-        self.t = tf.Variable(0.0, dtype=dtype, trainable=False)
-        self.m = [tf.Variable(tf.zeros(v.shape, dtype), trainable=False) for v in variables]
-        self.v = [tf.Variable(tf.zeros(v.shape, dtype), trainable=False) for v in variables]
+    Created by ``init_optimizer_state`` and kept in ``impls.TrainState.optimizer_state``, so
+    moments persist across ``train_steps`` calls. The run's compiled step is cached on this
+    object (``device.in_mode``): it closes over these variables and the model's, so it is
+    traced once per run (plus once for a smaller last batch), never once per call or per lr.
+    """
 
-    def reset(self) -> None:
-        self.t.assign(0.0)
-        for slot in (*self.m, *self.v):
-            slot.assign(tf.zeros_like(slot))
-
-
-def _optimizer_state(model: Model) -> _OptimizerState:
-    state = vars(model).get("_neuronbench_adam")
-    if state is None:
-        state = _OptimizerState(model.trainable_variables, DTYPES[model.dtype_name])
-        vars(model)["_neuronbench_adam"] = state
-    return state
+    def __init__(self, variables: Sequence[tf.Variable], dtype: tf.DType, adam: bool) -> None:
+        self.t = tf.Variable(tf.constant(0, tf.int64), trainable=False)
+        self.m = [tf.Variable(tf.zeros(v.shape, dtype), trainable=False) for v in variables] if adam else []
+        self.v = [tf.Variable(tf.zeros(v.shape, dtype), trainable=False) for v in variables] if adam else []
 
 
-def _step_function(model: Model, loss: str, rule: str) -> Callable[..., tf.Tensor]:
-    """One update of every trainable variable with the spec's SGD or Adam rule."""
+def init_optimizer_state(state: TrainState) -> OptimizerState:
+    """Moments at zero in the model's dtype (none for SGD), t = 0."""
+    check_mode(state.mode)
+    model: Model = state.model
+    return OptimizerState(model.trainable_variables, DTYPES[model.dtype_name], isinstance(state.rule, Adam))
+
+
+def _clip(grads: list[tf.Tensor], max_norm: float) -> list[tf.Tensor]:
+    """torch's clip_grad_norm_ (not tf.clip_by_global_norm, which divides by max(norm, c)):
+    every gradient times min(1, c / (joint L2 norm + 1e-6))."""
+    total = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(g)) for g in grads]))
+    factor = tf.minimum(tf.constant(1.0, total.dtype), max_norm / (total + CLIP_EPS))
+    return [g * factor for g in grads]
+
+
+def _step_function(state: TrainState) -> Callable[..., tf.Tensor]:
+    """One update of every trainable variable with the spec's SGD, Adam or AdamW rule.
+
+    Only the lr is an argument (a scalar tensor); b1, b2, eps, weight decay and the clip norm
+    are fixed for a run and traced in as constants.
+    """
+    model: Model = state.model
     variables = model.trainable_variables
-    state = _optimizer_state(model) if rule == "adam" else None
+    opt: OptimizerState = state.optimizer_state
+    rule, loss, clip_norm = state.rule, state.loss, state.clip_norm
+    decay = rule.weight_decay if isinstance(rule, AdamW) else None
 
-    def step(x: tf.Tensor, target: tf.Tensor, hyper: tf.Tensor) -> tf.Tensor:
+    def step(x: tf.Tensor, target: tf.Tensor, lr: tf.Tensor) -> tf.Tensor:
         with tf.GradientTape() as tape:
             value = loss_value(loss, model(x), target)
         grads = tape.gradient(value, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        if state is None:
-            lr = hyper[0]
+        if clip_norm is not None:
+            grads = _clip(grads, clip_norm)
+        opt.t.assign_add(1)
+        if isinstance(rule, SGD):
             for p, g in zip(variables, grads, strict=True):
                 p.assign(p - lr * g)
             return value
-        lr, b1, b2, eps = hyper[0], hyper[1], hyper[2], hyper[3]
-        state.t.assign_add(1.0)
-        t = tf.convert_to_tensor(state.t)
-        c1, c2 = 1.0 - tf.pow(b1, t), 1.0 - tf.pow(b2, t)
-        for p, g, m, v in zip(variables, grads, state.m, state.v, strict=True):
-            m.assign(b1 * m + (1.0 - b1) * g)
-            v.assign(b2 * v + (1.0 - b2) * g * g)
-            p.assign(p - lr * (m / c1) / (tf.sqrt(v / c2) + eps))
+        t = tf.cast(opt.t, tf.float64)
+        c1 = tf.cast(1.0 - tf.pow(tf.constant(rule.b1, tf.float64), t), value.dtype)
+        c2 = tf.cast(1.0 - tf.pow(tf.constant(rule.b2, tf.float64), t), value.dtype)
+        for p, g, m, v in zip(variables, grads, opt.m, opt.v, strict=True):
+            m.assign(rule.b1 * m + (1.0 - rule.b1) * g)
+            v.assign(rule.b2 * v + (1.0 - rule.b2) * g * g)
+            decayed = p * (1.0 - lr * decay) if decay is not None else p  # torch's AdamW order
+            p.assign(decayed - lr * (m / c1) / (tf.sqrt(v / c2) + rule.eps))
         return value
 
     return step
 
 
-def train_steps(model: Model, batches: Iterable[tuple[np.ndarray, np.ndarray]], loss: str,
-                optimizer: SGD | Adam, mode: str = "eager") -> list[float]:
-    """One update per batch with the spec's rule; returns the loss before each update."""
-    if loss not in LOSS_NAMES:
-        raise ValueError(f"unknown loss {loss!r}; known losses: {', '.join(LOSS_NAMES)}")
-    if isinstance(optimizer, Adam):
-        rule, hyper = "adam", (optimizer.lr, optimizer.b1, optimizer.b2, optimizer.eps)
-        _optimizer_state(model).reset()
-    elif isinstance(optimizer, SGD):
-        rule, hyper = "sgd", (optimizer.lr,)
-    else:
-        raise ValueError(f"unknown optimizer {optimizer!r}; expected impls.spec.training.SGD or Adam")
-    hyper_t = _tensor(model, hyper)
-    run = in_mode(model, ("train", loss, rule), _step_function(model, loss, rule), mode)
-    losses: list[float] = []
+def train_steps(state: TrainState, batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> list[float]:
+    """One update per batch, continuing ``state``'s moments; the loss before each update.
+
+    ``state.lr`` is read once per call and passed as a tensor, so a schedule never retraces;
+    losses stay tensors until the end of the call (no host sync per step).
+    """
+    model: Model = state.model
+    run = in_mode(state.optimizer_state, "train", _step_function(state), state.mode)
+    lr = _tensor(model, state.lr)
+    values: list[tf.Tensor] = []
     for x, target in batches:
-        target_t = (tf.convert_to_tensor(np.asarray(target).astype(np.int64)) if loss == "cross_entropy"
+        target_t = (tf.convert_to_tensor(np.asarray(target, dtype=np.int64)) if state.loss == "cross_entropy"
                     else _tensor(model, target))
-        losses.append(float(run(_tensor(model, x), target_t, hyper_t)))
-    return losses
+        values.append(run(_tensor(model, x), target_t, lr))
+        state.step += 1
+    return [float(v) for v in tf.stack(values).numpy()] if values else []

@@ -9,7 +9,7 @@ from impls.torch.models import (
     set_temperature,
 )
 from impls.torch.params import get_params, set_params
-from impls.torch.train import forward, model_forward, train_steps, vjp
+from impls.torch.train import forward, init_optimizer_state, model_forward, train_steps, vjp
 from impls.torch.units import BLOCK_CLASSES, DTYPES, Block, build_block
 
 parity_settings()
@@ -25,6 +25,7 @@ __all__ = [
     "forward",
     "get_model_params",
     "get_params",
+    "init_optimizer_state",
     "model_forward",
     "set_model_params",
     "set_params",

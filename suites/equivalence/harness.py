@@ -110,7 +110,8 @@ def check_trajectory(unit: str, framework: str, dtype: str, mode: str, optimizer
         start = [{k: v.astype(np.float64) for k, v in p.items()} for p in impls.get_model_params(model)]
         rule = OPTIMIZERS[optimizer]
         losses_ref, final_ref = spec.training.train_trajectory(architecture, start, batches, "cross_entropy", rule)
-        losses = impls.load_backend(framework).train_steps(model, batches, "cross_entropy", rule, mode)
+        state = impls.init_train_state(model, "cross_entropy", rule, mode=mode)
+        losses = impls.train_steps(state, batches)
         rows = [_row(key, f"{optimizer} losses", "trajectory", np.array(losses), np.array(losses_ref))]
         final = impls.get_model_params(model)
         flat = np.concatenate([p[k].ravel() for p in final for k in sorted(p)])

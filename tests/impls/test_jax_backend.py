@@ -318,7 +318,7 @@ def check_trajectory(architecture, dtype: str, mode: str, optimizer, loss: str =
     model = impls.build_model(architecture, "jax", seed=2, dtype=dtype)
     start = [{k: v.astype(np.float64) for k, v in p.items()} for p in impls.get_model_params(model)]
     losses_ref, final_ref = spec.training.train_trajectory(architecture, start, batches, loss, optimizer)
-    losses = _backend().train_steps(model, batches, loss, optimizer, mode)
+    losses = impls.train_steps(impls.init_train_state(model, loss, optimizer, mode=mode), batches)
     where = f"{dtype} {mode} {type(optimizer).__name__} {loss}"
     err = relative_l2(np.array(losses), np.array(losses_ref), dtype)
     assert err <= tolerance(dtype, "trajectory"), f"{where} losses: {err:.2e}"
@@ -374,10 +374,13 @@ def test_model_forward_and_params(mode: str) -> None:
     np.testing.assert_array_equal(impls.model_forward(model, x), _backend().model_forward(model, x, "eager"))
 
 
-def test_adam_rule_equals_optax_adam() -> None:
-    """The backend trains with optax.adam (eps_root = 0): its eager float64 trajectory equals the
-    oracle's hand-written rule (eps after the bias-corrected sqrt), and train_steps equals a
-    plain optax loop over the same batches (no state lost between steps)."""
+@pytest.mark.parametrize("rule", [spec.training.Adam(lr=0.1), spec.training.AdamW(lr=0.1, weight_decay=0.3)],
+                         ids=["adam", "adamw"])
+def test_adam_rule_equals_optax_adam(rule) -> None:
+    """The backend's hand-written Adam is optax.adam (eps_root = 0) and its AdamW (torch order:
+    decay, then Adam) equals optax.adamw (decay added to the Adam direction) up to rounding; the
+    eager float64 trajectory equals the oracle's, and two train_steps calls on one state equal a
+    plain optax loop over all the batches (no state lost between steps or calls)."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -388,17 +391,22 @@ def test_adam_rule_equals_optax_adam() -> None:
     batches = [(rng.standard_normal((5, 4)), rng.integers(0, 2, 5)) for _ in range(5)]
     ours = impls.build_model(architecture, "jax", dtype="float64")
     theirs = impls.build_model(architecture, "jax", dtype="float64")
-    check_trajectory(architecture, "float64", "eager", spec.training.Adam(lr=0.1), batches=batches)
-    _backend().train_steps(ours, batches, "cross_entropy", spec.training.Adam(lr=0.1))
+    check_trajectory(architecture, "float64", "eager", rule, batches=batches)
+    state = impls.init_train_state(ours, "cross_entropy", rule)
+    impls.train_steps(state, batches[:2])
+    impls.train_steps(state, batches[2:])
+    if isinstance(rule, spec.training.AdamW):
+        tx = optax.adamw(0.1, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.3)
+    else:
+        tx = optax.adam(0.1, b1=0.9, b2=0.999, eps=1e-8)
     graphdef, params, rest = nnx.split(theirs, nnx.Param, ...)
-    tx = optax.adam(0.1, b1=0.9, b2=0.999, eps=1e-8)
-    state = tx.init(params)
+    opt_state = tx.init(params)
     for x, y in batches:
         def loss(p, x=x, y=y):
             logits = nnx.merge(graphdef, p, rest)(jnp.asarray(x))
             return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), jnp.asarray(y)[:, None], 1))
 
-        updates, state = tx.update(jax.grad(loss)(params), state, params)
+        updates, opt_state = tx.update(jax.grad(loss)(params), opt_state, params)
         params = optax.apply_updates(params, updates)
     nnx.update(theirs, params)
     for a, b in zip(impls.get_model_params(ours), impls.get_model_params(theirs), strict=True):

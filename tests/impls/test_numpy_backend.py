@@ -3,8 +3,8 @@
 Every block of ``impls.spec.BLOCKS`` (with configuration variants), float32 and float64, every
 mode of ``impls.numpy.MODES``: forward and every gradient vs ``reference``/``reference_grad``
 on moderate and extreme inputs (|x| up to 100); canonical parameter round trips; 10-step SGD
-and Adam trajectories vs ``train_trajectory``; the regression and memory properties the spec
-asks for. The backend is imported at module level: if it cannot be imported the module fails
+and Adam trajectories (``impls.train_steps``) vs ``train_trajectory``; the regression and
+memory properties the spec asks for. The backend is imported at module level: if it cannot be imported the module fails
 to collect (an error, never a skip).
 
 Two input sets: the shared catalogue (``impls.spec.cases`` at the scales of ``SCALES``) and this
@@ -306,7 +306,7 @@ def _check_trajectory(architecture, in_shape, n_out, loss, optimizer, dtype, mod
     x0 = batches[0][0]
     assert rel_err(impls.model_forward(model, x0), spec.models.model_forward(architecture, params0, x0),
                    dtype) <= tolerance(dtype, "forward") * 10  # composed model: tolerance of the table x depth
-    losses = nb.train_steps(model, batches, loss, optimizer, mode=mode)
+    losses = impls.train_steps(impls.init_train_state(model, loss, optimizer, mode=mode), batches)
     ref_losses, ref_params = train_trajectory(architecture, params0, batches, loss, optimizer)
     tol = tolerance(dtype, "trajectory")
     assert all(isinstance(v, float) for v in losses)
@@ -346,11 +346,12 @@ def test_cnn_trajectory(unit, opt, dtype):
 
 def test_trajectory_rejects_unknown_loss_and_optimizer():
     model = impls.build_model(MLPSpec(8, (6,), 3, "relu"), "numpy")
-    batches = _batches((4, 8), 3, "cross_entropy", steps=1)
     with pytest.raises(ValueError, match="unknown loss"):
-        nb.train_steps(model, batches, "hinge", SGD())
+        impls.init_train_state(model, "hinge", SGD())
     with pytest.raises(ValueError, match="optimizer"):
-        nb.train_steps(model, batches, "cross_entropy", "adam")
+        impls.init_train_state(model, "cross_entropy", "adam")
+    with pytest.raises(ValueError, match="unknown mode"):
+        impls.init_train_state(model, "cross_entropy", SGD(), mode="compiled")
 
 
 def test_unknown_mode_and_bad_upstream_raise():
@@ -520,7 +521,8 @@ def test_non_trainable_parameters_get_no_gradient_and_do_not_move():
             spec.layer("linear", in_features=3, out_features=2))
     model = impls.build_model(arch, "numpy", dtype="float64")
     before = impls.get_model_params(model)
-    nb.train_steps(model, _batches((5, 4), 2, "cross_entropy", steps=3), "cross_entropy", Adam(0.1))
+    impls.train_steps(impls.init_train_state(model, "cross_entropy", Adam(0.1)),
+                      _batches((5, 4), 2, "cross_entropy", steps=3))
     after = impls.get_model_params(model)
     np.testing.assert_array_equal(after[0]["alpha"], np.ones((3, 4)))
     for name in ("alpha", "beta", "gamma"):

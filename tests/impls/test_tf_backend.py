@@ -330,7 +330,7 @@ def check_trajectory(unit, architecture, optimizer, dtype: str, mode: str,
     start = impls.get_model_params(model)
     start64 = [{k: v.astype(np.float64) for k, v in p.items()} for p in start]
     losses_ref, final_ref = spec.training.train_trajectory(architecture, start64, batches, loss, optimizer)
-    losses = _backend().train_steps(model, batches, loss, optimizer, mode)
+    losses = impls.train_steps(impls.init_train_state(model, loss, optimizer, mode=mode), batches)
     worst = relative_l2(np.array(losses), np.array(losses_ref), dtype)
     assert worst <= tolerance(dtype, "trajectory"), f"{unit} {dtype} {mode} losses: {worst:.2e}"
     final = impls.get_model_params(model)
@@ -373,26 +373,33 @@ def test_training_trajectory_mse(mode: str) -> None:
                      mode, loss="mse")
 
 
-def test_train_steps_restart_optimizer_state() -> None:
-    """Each call starts fresh Adam state (t = 0), like spec.training.train_trajectory."""
+def test_train_steps_state_persists_across_calls() -> None:
+    """Two calls on one state equal one call over all batches (Adam moments and t persist),
+    in one trace, and the oracle; a fresh state per call differs from both."""
+    from impls.tf.device import tracing_count
+
     arch = spec.MLPSpec(8, (6, 5), 3, "tanh")
     batches = _batches(arch)
-    model = impls.build_model(arch, FRAMEWORK, seed=2, dtype="float64")
-    start = impls.get_model_params(model)
     adam = spec.training.Adam(lr=0.01)
-    backend = _backend()
-    backend.train_steps(model, batches[:5], "cross_entropy", adam, "compiled")
-    mid = impls.get_model_params(model)
-    backend.train_steps(model, batches[5:], "cross_entropy", adam, "compiled")
-    _, ref_mid = spec.training.train_trajectory(arch, start, batches[:5], "cross_entropy", adam)
-    _, ref_end = spec.training.train_trajectory(arch, ref_mid, batches[5:], "cross_entropy", adam)
-    for got, want in zip(impls.get_model_params(model), ref_end, strict=True):
+    split = impls.build_model(arch, FRAMEWORK, seed=2, dtype="float64")
+    whole = impls.build_model(arch, FRAMEWORK, seed=2, dtype="float64")
+    fresh = impls.build_model(arch, FRAMEWORK, seed=2, dtype="float64")
+    start = impls.get_model_params(split)
+    state = impls.init_train_state(split, "cross_entropy", adam, mode="compiled")
+    losses = impls.train_steps(state, batches[:5]) + impls.train_steps(state, batches[5:])
+    assert state.step == len(batches) and tracing_count(state.optimizer_state) == 1
+    whole_losses = impls.train_steps(impls.init_train_state(whole, "cross_entropy", adam, mode="compiled"), batches)
+    np.testing.assert_allclose(losses, whole_losses, rtol=1e-12)
+    for model_batches in (batches[:5], batches[5:]):
+        impls.train_steps(impls.init_train_state(fresh, "cross_entropy", adam, mode="compiled"), model_batches)
+    _, ref_end = spec.training.train_trajectory(arch, start, batches, "cross_entropy", adam)
+    for got, same, want in zip(impls.get_model_params(split), impls.get_model_params(whole),
+                               ref_end, strict=True):
         for name in want:
-            assert relative_l2(got[name], want[name], "float64") <= 1e-10
-    impls.set_model_params(model, mid)
-    for got, want in zip(impls.get_model_params(model), mid, strict=True):
-        for name in want:
-            np.testing.assert_array_equal(got[name], want[name])
+            np.testing.assert_allclose(got[name], same[name], rtol=1e-12, atol=1e-14)
+            assert relative_l2(got[name], want[name], "float64") <= tolerance("float64", "trajectory")
+    assert max(relative_l2(r[k], g[k], "float64") for r, g in zip(
+        impls.get_model_params(fresh), impls.get_model_params(split), strict=True) for k in g) > 1e-4
 
 
 def test_model_forward_and_accuracy() -> None:

@@ -116,7 +116,7 @@ def test_training_trajectory_matches_oracle(unit, architecture, optimizer) -> No
         start = impls.get_model_params(model)
         start64 = [{k: v.astype(np.float64) for k, v in p.items()} for p in start]
         losses_ref, final_ref = spec.training.train_trajectory(architecture, start64, batches, "cross_entropy", optimizer)
-        losses = impls.load_backend("torch").train_steps(model, batches, "cross_entropy", optimizer)
+        losses = impls.train_steps(impls.init_train_state(model, "cross_entropy", optimizer), batches)
         err = relative_l2(np.array(losses), np.array(losses_ref), dtype)
         assert err <= tolerance(dtype, "trajectory"), f"{unit} {dtype} losses: {err:.2e}"
         final = impls.get_model_params(model)
@@ -126,8 +126,12 @@ def test_training_trajectory_matches_oracle(unit, architecture, optimizer) -> No
                 assert err <= tolerance(dtype, "trajectory"), f"{unit} {dtype} layer {i} {name}: {err:.2e}"
 
 
-def test_adam_rule_equals_torch_adam() -> None:
-    """The spec's Adam (eps after the bias-corrected sqrt) is torch.optim.Adam's rule."""
+@pytest.mark.parametrize("clip_norm", [None, 0.05], ids=["noclip", "clip"])
+@pytest.mark.parametrize("rule", [spec.training.Adam(lr=0.1), spec.training.AdamW(lr=0.1, weight_decay=0.3)],
+                         ids=["adam", "adamw"])
+def test_adam_rule_equals_torch_adam(rule, clip_norm) -> None:
+    """The spec's Adam (eps after the bias-corrected sqrt), AdamW (decay before the step) and
+    clipping are torch.optim.Adam's / AdamW's and clip_grad_norm_'s, state kept across calls."""
     import torch
 
     arch = spec.MLPSpec(4, (3,), 2, "tanh")
@@ -135,11 +139,18 @@ def test_adam_rule_equals_torch_adam() -> None:
     batches = [(rng.standard_normal((5, 4)), rng.integers(0, 2, 5)) for _ in range(5)]
     ours = impls.build_model(arch, "torch", dtype="float64")
     theirs = impls.build_model(arch, "torch", dtype="float64")
-    impls.load_backend("torch").train_steps(ours, batches, "cross_entropy", spec.training.Adam(lr=0.1))
-    opt = torch.optim.Adam(theirs.parameters(), lr=0.1, betas=(0.9, 0.999), eps=1e-8)
+    state = impls.init_train_state(ours, "cross_entropy", rule, clip_norm=clip_norm)
+    impls.train_steps(state, batches[:2])
+    impls.train_steps(state, batches[2:])
+    if isinstance(rule, spec.training.AdamW):
+        opt = torch.optim.AdamW(theirs.parameters(), lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.3)
+    else:
+        opt = torch.optim.Adam(theirs.parameters(), lr=0.1, betas=(0.9, 0.999), eps=1e-8)
     for x, y in batches:
         opt.zero_grad()
         torch.nn.functional.cross_entropy(theirs(torch.as_tensor(x)), torch.as_tensor(y)).backward()
+        if clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(theirs.parameters(), clip_norm)
         opt.step()
     for a, b in zip(impls.get_model_params(ours), impls.get_model_params(theirs), strict=True):
         for name in a:
