@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # after matplotlib.use: the backend must be cho
 import pandas as pd
 import seaborn as sns
 
-from suites.report import stats
+from suites.report import stats, tables
 from suites.report.palette import (
     FRAMEWORK_LABELS,
     UNIT_COLORS,
@@ -79,8 +79,8 @@ def learning_curves(df: pd.DataFrame, out_dir: Path, split: str = "test",
     label = f"{split} {metric}" + (" (%)" if percent else "")
     for (protocol, variant), data in rows.groupby(["protocol", "variant"], sort=True):
         # Mean per (trial, epoch) first, so a trial that wrote an epoch twice counts once.
-        data = (data.groupby(["framework", "unit", "trial_key", "epoch"], as_index=False)["value"]
-                .mean())
+        data = (data.assign(_trial=tables.trial_ids(data))
+                .groupby(["framework", "unit", "_trial", "epoch"], as_index=False)["value"].mean())
         data["y"] = data["value"] * (100.0 if percent else 1.0)
         units = order_units(data["unit"].unique())
         frameworks = order_frameworks(data["framework"].unique())

@@ -32,7 +32,8 @@ MANIFESTS = {RUN_ID: {"run_id": RUN_ID, "started": "2025-01-01T00:00:00Z", "stat
 def make_results(seeds: int = 5, epochs: int = 12, bad_framework: str | None = None,
                  bad_unit: str = "gelu", bad_drop: float = 0.08,
                  diverged: tuple[str, str, str, int] | None = ("mnist-units", "swish", "torch", 2),
-                 equivalence_rows: bool = False) -> pd.DataFrame:
+                 equivalence_rows: bool = False,
+                 frameworks: tuple[str, ...] = FRAMEWORKS) -> pd.DataFrame:
     """Rows of one synthetic accuracy run (and a few equivalence rows).
 
     ``diverged`` = (protocol, unit, framework, seed) of a trial that blows up at epoch 3: its
@@ -44,7 +45,7 @@ def make_results(seeds: int = 5, epochs: int = 12, bad_framework: str | None = N
     for protocol, units in PROTOCOL_UNITS.items():
         variant = PROTOCOL_VARIANT[protocol]
         for unit in units:
-            for framework in FRAMEWORKS:
+            for framework in frameworks:
                 for seed in range(seeds):
                     is_diverged = diverged == (protocol, unit, framework, seed)
                     status = "diverged" if is_diverged else "ok"
@@ -89,7 +90,7 @@ def make_results(seeds: int = 5, epochs: int = 12, bad_framework: str | None = N
                                         "metric": "accuracy", "selection": selection,
                                         "value": float(test_acc[epoch - 1])})
     if equivalence_rows:
-        for framework in FRAMEWORKS:
+        for framework in frameworks:
             records.append({"run_id": RUN_ID, "suite": "equivalence", "protocol": "",
                             "unit": "relu", "framework": framework, "mode": "eager",
                             "device": "cpu", "dtype": "float32", "dataset": "", "split": "",

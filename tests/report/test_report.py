@@ -121,7 +121,7 @@ def test_stale_files_pruned(tmp_path):
     stale.write_text("stale")
     keep = out / "STAGES.md"
     keep.write_text("not ours")
-    build_report(make_results(seeds=3, epochs=3, diverged=None), out, manifests=MANIFESTS)
+    build_report(make_results().iloc[0:0], out, manifests=MANIFESTS)   # no rows: nothing current
     assert not stale.exists() and keep.exists()
 
 
@@ -142,7 +142,7 @@ def test_cli_over_a_real_results_store(tmp_path):
     from suites.report import cli
 
     store = tmp_path / "results"
-    df = make_results(seeds=3, epochs=3, diverged=None)
+    df = make_results(seeds=3, epochs=3, diverged=None, frameworks=("numpy", "torch"))
     for i, (key, trial) in enumerate(df.groupby("trial_key", sort=True)):
         rows = [{k: v for k, v in row.items() if not (isinstance(v, float) and math.isnan(v))}
                 for row in trial.to_dict("records")]
