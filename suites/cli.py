@@ -16,6 +16,8 @@ from collections.abc import Sequence
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "suites.data.cli",
     "suites.equivalence.cli",
+    "suites.accuracy.cli",
+    "suites.report.cli",
     "suites.reproduce",
 )
 
@@ -24,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with every available suite's sub-command registered."""
     parser = argparse.ArgumentParser(
         prog="neuronbench",
+        allow_abbrev=False,
         description="Benchmark suite for trainable neurons and learnable activations.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

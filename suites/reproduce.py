@@ -1,89 +1,90 @@
-"""``neuronbench reproduce``: run every stage that exists, in order, and say which do not yet.
+"""``neuronbench reproduce``: every built stage of the stage table, in order, then a summary.
 
-Stages are listed once, here, with the command that runs each; a stage not built yet is named
-in the output (and in reports/STAGES.md) instead of being silently absent.
+A failing stage (non-zero exit or an exception) is a FAILED row in the stage summary and makes
+the run exit non-zero; the stages after it still run where they can (the report then shows
+what exists). Stages not built yet are named. The summary (with durations) is printed and
+saved as ``<results-dir>/stages.json``; ``<out>/STAGES.md`` lists each stage's status only, so
+regenerating it from the same state gives the same file.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+import json
+import time
+import traceback
 from pathlib import Path
 
-#: (stage, module that implements it, what it produces)
-STAGES: tuple[tuple[str, str, str], ...] = (
-    ("data", "suites.data.cli", "dataset verification table"),
-    ("equivalence", "suites.equivalence.cli", "parity matrix in reports/equivalence/"),
-    ("accuracy", "suites.accuracy", "MNIST / UCI / CIFAR-10 protocols over seeds"),
-    ("performance", "suites.performance.cli", "throughput and memory tables"),
-    ("report", "suites.report", "paper tables and figures"),
-    ("notebooks", "notebooks", "executed figure notebooks"),
-)
+from suites.stages import STAGES, StageOptions
+
 PROFILES = ("quick", "paper")
 
 
 def add_subparser(subparsers) -> None:
-    parser = subparsers.add_parser("reproduce", help="run every built stage and write the reports")
+    parser = subparsers.add_parser("reproduce", help="run every built stage and write the reports",
+                                   allow_abbrev=False)
     parser.add_argument("--profile", choices=PROFILES, default="quick")
     parser.add_argument("--frameworks", help="comma list (default: $NEURONBENCH_FRAMEWORKS or all four)")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--no-download", action="store_true")
+    parser.add_argument("--results-dir", type=Path, default=None,
+                        help="raw results (default: $NEURONBENCH_RESULTS or ./results)")
     parser.add_argument("--out", type=Path, default=Path("reports"))
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--stages", help="comma list of stages to run (default: all built ones)")
     parser.set_defaults(handler=run_command)
 
 
-def _available(module: str) -> bool:
-    try:
-        importlib.import_module(module)
-    except ModuleNotFoundError:
-        return False
-    return True
-
-
-def built_frameworks() -> list[str]:
-    """Frameworks whose backend package exists in this checkout (installed or not)."""
-    import importlib.util
-
-    from impls.registry import FRAMEWORKS
-
-    return [f for f in FRAMEWORKS if importlib.util.find_spec(f"impls.{f}") is not None]
-
-
 def run_command(args: argparse.Namespace) -> int:
-    import os
-
-    from impls.registry import FRAMEWORKS
+    from suites import settings
     from suites.cli import main as cli_main
 
-    if not args.frameworks and not os.environ.get("NEURONBENCH_FRAMEWORKS"):
-        built = built_frameworks()
-        missing = [f for f in FRAMEWORKS if f not in built]
-        if missing:
-            print(f"[reproduce] framework backends not built yet: {', '.join(missing)}")
-        args.frameworks = ",".join(built)
-
+    options = StageOptions(profile=args.profile, frameworks=tuple(settings.frameworks(args.frameworks)),
+                           data_dir=args.data_dir, no_download=args.no_download,
+                           results_dir=settings.results_dir(args.results_dir), out=args.out, jobs=args.jobs)
+    wanted = None
+    if args.stages:
+        wanted = [s.strip() for s in args.stages.split(",") if s.strip()]
+        unknown = [s for s in wanted if s not in {stage.name for stage in STAGES}]
+        if unknown or not wanted:
+            raise SystemExit(f"neuronbench reproduce: unknown or empty --stages {args.stages!r}; "
+                             f"stages: {', '.join(stage.name for stage in STAGES)}")
     status = 0
-    lines = ["# Reproduction stages", "", f"profile: {args.profile}", "", "| stage | status | output |", "|---|---|---|"]
-    for stage, module, output in STAGES:
-        if not _available(module):
-            print(f"[reproduce] stage {stage!r}: not built yet ({output})")
-            lines.append(f"| {stage} | not built yet | {output} |")
+    summary = []
+    for stage in STAGES:
+        if wanted is not None and stage.name not in wanted:
             continue
-        argv = [stage]
-        if stage == "data":
-            argv = ["data", "verify", *(["--data-dir", str(args.data_dir)] if args.data_dir else []),
-                    *(["--no-download"] if args.no_download else [])]
-        elif stage == "equivalence":
-            # The full matrix in both profiles (about 10 minutes on 2 cores): the committed
-            # report must never be replaced by a partial one.
-            argv = ["equivalence", "--out", str(args.out / "equivalence"),
-                    *(["--frameworks", args.frameworks] if args.frameworks else []),
-                    *(["--data-dir", str(args.data_dir)] if args.data_dir else [])]
-        print(f"[reproduce] stage {stage!r}: neuronbench {' '.join(argv)}")
-        code = cli_main(argv)
-        lines.append(f"| {stage} | {'ok' if code == 0 else f'FAILED (exit {code})'} | {output} |")
-        status = status or code
+        if not stage.available():
+            print(f"[reproduce] stage {stage.name!r}: not built yet ({stage.produces})")
+            summary.append({"stage": stage.name, "status": "not built yet", "seconds": 0.0,
+                            "produces": stage.produces})
+            continue
+        argv = stage.command(options)
+        print(f"[reproduce] stage {stage.name!r}: neuronbench {' '.join(argv)}", flush=True)
+        start = time.perf_counter()
+        try:
+            code = cli_main(argv)
+            outcome = "ok" if code == 0 else f"FAILED (exit {code})"
+        except SystemExit as error:
+            code = error.code if isinstance(error.code, int) else 1
+            outcome = "ok" if code == 0 else f"FAILED (exit {code}: {error})"
+        except Exception as error:  # a stage's crash is a FAILED row, never a bare traceback
+            code = 1
+            outcome = f"FAILED ({type(error).__name__}: {error})"
+            print(f"[reproduce] stage {stage.name!r} crashed:\n{traceback.format_exc()}")
+        seconds = time.perf_counter() - start
+        summary.append({"stage": stage.name, "status": outcome, "seconds": round(seconds, 1),
+                        "produces": stage.produces})
+        status = status or (code or 0)
+    options.results_dir.mkdir(parents=True, exist_ok=True)
+    (options.results_dir / "stages.json").write_text(json.dumps(
+        {"profile": args.profile, "stages": summary}, indent=2) + "\n")
+    lines = ["# Reproduction stages", "", f"profile: {args.profile}", "",
+             "| stage | status | output |", "|---|---|---|"]
+    lines += [f"| {s['stage']} | {s['status']} | {s['produces']} |" for s in summary]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "STAGES.md").write_text("\n".join(lines) + "\n")
-    print(f"[reproduce] wrote {args.out / 'STAGES.md'}")
+    print("[reproduce] stage summary:")
+    for s in summary:
+        print(f"  {s['stage']:<12} {s['status']:<40} {s['seconds']:>8.1f} s")
     return status

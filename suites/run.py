@@ -215,6 +215,21 @@ def code_fingerprint(code: Iterable[str], frameworks: Iterable[str] = ()) -> str
     return h.hexdigest()
 
 
+def backend_code(framework: str) -> tuple[str, ...]:
+    """The source a trial on ``framework`` runs inside impls/: everything that is not another
+    framework's backend (spec and oracle, public API, registry, common helpers, training) plus
+    that framework's backend. Found by listing, so a module added to impls/ is covered too, and
+    an edit to the TF backend never invalidates a NumPy result."""
+    from impls.registry import FRAMEWORKS, check_framework
+
+    check_framework(framework)
+    root = Path(__file__).resolve().parents[1] / "impls"
+    names = [p.stem for p in root.glob("*.py")]
+    names += [p.name for p in root.iterdir()
+              if p.is_dir() and (p / "__init__.py").is_file() and p.name not in FRAMEWORKS]
+    return (*sorted(f"impls.{n}" for n in names), f"impls.{framework}")
+
+
 def _short_hash(data: Mapping[str, Any]) -> str:
     return hashlib.sha256(store.canonical_json(dict(data)).encode()).hexdigest()[:KEY_LENGTH]
 

@@ -14,13 +14,12 @@ from types import ModuleType
 
 import pytest
 
-from impls.registry import FRAMEWORKS, check_framework
-
 
 def selected_frameworks() -> tuple[str, ...]:
-    raw = os.environ.get("NEURONBENCH_FRAMEWORKS", "")
-    names = tuple(n.strip() for n in raw.split(",") if n.strip()) or FRAMEWORKS
-    return tuple(check_framework(n) for n in names)
+    """The frameworks under test, resolved by the one rule every command uses."""
+    from suites.settings import frameworks
+
+    return frameworks()
 
 
 def require_original(module: str) -> ModuleType:

@@ -23,14 +23,20 @@ def as_layers(architecture: Architecture) -> tuple[LayerSpec, ...]:
     return layers
 
 
-def init_model_params(architecture: Architecture, seed: int = 0) -> ModelParams:
+def init_model_params(architecture: Architecture, seed: int | np.random.SeedSequence = 0) -> ModelParams:
     """Canonical initial parameters of every layer; layer i draws from child seed i of ``seed``.
+
+    ``seed`` is an integer or a SeedSequence (trainers pass the ``init`` stream of
+    ``impls.spec.seeds``, so a trial seed means the same weights in every framework).
 
     Child seeds (numpy SeedSequence.spawn) keep layers independent: adding a layer at the end
     never changes the initialisation of the ones before it.
     """
     layers = as_layers(architecture)
-    children = np.random.SeedSequence(seed).spawn(len(layers))
+    # A fresh copy: spawn() advances a SeedSequence, and the same stream must give the same net.
+    root = (np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key)
+            if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed))
+    children = root.spawn(len(layers))
     return [
         {k: np.asarray(v, np.float64)
          for k, v in blocks.get_block(spec.block).initialise(spec.config, np.random.default_rng(child)).items()}

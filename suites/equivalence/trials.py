@@ -13,38 +13,25 @@ holds the max abs error (``max_abs_err=<repr>``) so the report can rebuild its r
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from suites.run import Trial
+from suites.run import Trial, backend_code
 from suites.settings import DISTRIBUTIONS
 
 SUITE = "equivalence"
 PARITY = "parity"
 CHECKPOINT = "checkpoint"
 CHECKPOINT_UNIT = "aptx_paper_mlp"
-IMPLS = Path(__file__).resolve().parents[2] / "impls"
-
-
-def _shared_impls() -> tuple[str, ...]:
-    """Everything in impls/ that is not a framework backend: the spec (oracle), registry,
-    common helpers, training... found by listing, so a module added there is covered too."""
-    from impls.registry import FRAMEWORKS
-
-    names = [p.stem for p in IMPLS.glob("*.py")]
-    names += [p.name for p in IMPLS.iterdir()
-              if p.is_dir() and (p / "__init__.py").is_file() and p.name not in FRAMEWORKS]
-    return tuple(sorted(f"impls.{n}" for n in names))
 
 
 def cell_code(framework: str) -> tuple[str, ...]:
     """Source a parity cell of ``framework`` runs."""
-    return (*_shared_impls(), f"impls.{framework}", "suites.equivalence.harness",
+    return (*backend_code(framework), "suites.equivalence.harness",
             "suites.equivalence.trials")
 
 
 def checkpoint_code(framework: str) -> tuple[str, ...]:
-    return (*_shared_impls(), f"impls.{framework}", "suites.equivalence.checkpoint",
+    return (*backend_code(framework), "suites.equivalence.checkpoint",
             "suites.equivalence.trials", "suites.data", "suites.settings")
 
 

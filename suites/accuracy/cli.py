@@ -1,0 +1,155 @@
+"""``neuronbench accuracy``: plan a protocol's grid, run it through the runner, summarise.
+
+Everything that can be checked is checked before the first trial starts: protocol, profile,
+units, variants, seeds, frameworks (each one imported), and the MNIST files (present and
+verified against their pinned checksums). Raw rows go to ``--results-dir`` (default
+``results/``); the committed ``reports/`` is written only by ``neuronbench report``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from suites.accuracy.protocols import PROFILES, PROTOCOLS
+
+
+def _comma_list(value: str | None, what: str) -> list[str] | None:
+    """A comma list with duplicates removed (order kept); an empty list is an error."""
+    if value is None:
+        return None
+    items = list(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+    if not items:
+        raise SystemExit(f"neuronbench accuracy: --{what} is empty ({value!r}); give at least one name")
+    return items
+
+
+def add_common_run_options(parser: argparse.ArgumentParser) -> None:
+    """Options every runner-backed command shares (executor, jobs, Dask, results directory)."""
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="local worker processes (default 1: per-epoch timings stay honest on a small machine)")
+    parser.add_argument("--executor", choices=("processes", "inline", "dask"), default=None,
+                        help="default: processes, or dask when --scheduler/--dask-workers is given")
+    parser.add_argument("--scheduler", help="address of a Dask scheduler (tcp://host:port)")
+    parser.add_argument("--dask-workers", type=int, default=None,
+                        help="start a local Dask cluster with this many single-threaded workers")
+    parser.add_argument("--results-dir", type=Path, default=None,
+                        help="raw results (default: $NEURONBENCH_RESULTS or ./results)")
+
+
+def add_subparser(subparsers: Any) -> None:
+    parser = subparsers.add_parser("accuracy", help="train the accuracy protocols over seeds",
+                                   allow_abbrev=False)
+    parser.add_argument("--protocol", default=",".join(PROTOCOLS),
+                        help=f"comma list of protocols (default: all): {', '.join(PROTOCOLS)}")
+    parser.add_argument("--profile", choices=PROFILES, default="quick")
+    parser.add_argument("--units", help="comma list (default: the protocol's units)")
+    parser.add_argument("--variants", help="comma list (default: the protocol's variants)")
+    parser.add_argument("--frameworks", help="comma list (default: $NEURONBENCH_FRAMEWORKS or all four)")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds per cell (default: the profile's)")
+    parser.add_argument("--mode", choices=("eager", "compiled"), default=None,
+                        help="default per framework: numpy/torch eager, jax/tf compiled")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--no-download", action="store_true")
+    add_common_run_options(parser)
+    parser.set_defaults(handler=run_command)
+
+
+def executor_options(args: argparse.Namespace) -> dict[str, Any]:
+    executor = args.executor or ("dask" if (args.scheduler or args.dask_workers) else "processes")
+    if args.jobs < 1:
+        raise SystemExit(f"--jobs must be at least 1, received {args.jobs}")
+    return {"executor": executor, "jobs": args.jobs, "scheduler": args.scheduler,
+            "dask_workers": args.dask_workers}
+
+
+def prepare_data(data_dir: Path | None, no_download: bool) -> Path:
+    """Verify MNIST before any trial starts and export the root for the worker processes."""
+    from suites.data import fetch_dataset, resolve_data_root
+
+    root = resolve_data_root(data_dir)
+    fetch_dataset("mnist", root, download=False if no_download else None)
+    os.environ["NEURONBENCH_DATA"] = str(root)
+    if no_download:
+        os.environ["NEURONBENCH_OFFLINE"] = "1"
+    return root
+
+
+def run_command(args: argparse.Namespace) -> int:
+    import impls
+    from suites import settings
+    from suites.accuracy import grid
+    from suites.data import DataError
+    from suites.results import write_results
+    from suites.run import ResultsLocked, run_grid
+
+    protocols = _comma_list(args.protocol, "protocol") or []
+    unknown = [p for p in protocols if p not in PROTOCOLS]
+    if unknown:
+        raise SystemExit(f"neuronbench accuracy: unknown protocol(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(PROTOCOLS)}")
+    frameworks = settings.frameworks(args.frameworks)
+    for framework in frameworks:
+        impls.load_backend(framework)  # a missing framework fails now, not after the grid
+    try:
+        prepare_data(args.data_dir, args.no_download)
+    except DataError as error:
+        print(f"neuronbench accuracy: {error}")
+        return 2
+    trials = []
+    for name in protocols:
+        try:
+            trials += grid.plan(name, args.profile, units=_comma_list(args.units, "units"),
+                                frameworks=frameworks, seeds=args.seeds,
+                                variants=_comma_list(args.variants, "variants"), mode=args.mode,
+                                dtype=args.dtype)
+        except ValueError as error:
+            raise SystemExit(f"neuronbench accuracy: {error}") from error
+    results_dir = settings.results_dir(args.results_dir)
+    run_config = {"command": "accuracy", "protocols": protocols, "profile": args.profile,
+                  "frameworks": frameworks, "units": args.units, "seeds": args.seeds,
+                  "mode": args.mode, "dtype": args.dtype}
+    try:
+        summary = run_grid(trials, results_dir, run_config=run_config, **executor_options(args))
+    except ResultsLocked as error:
+        print(f"neuronbench accuracy: {error}")
+        return 3
+    write_results(results_dir)
+    print_summary(results_dir, protocols)
+    return 0 if summary.ok else 1
+
+
+def print_summary(results_dir: Path, protocols: list[str]) -> None:
+    """Mean test accuracy (epoch picked on validation) per unit x framework, in the terminal."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from suites.results import load_results
+
+    df = load_results(results_dir)
+    if df.empty:
+        return
+    df = df[(df["suite"] == "accuracy") & (df["protocol"].isin(protocols)) & (df["metric"] == "accuracy")
+            & (df["split"] == "test") & (df["selection"].isin(["best_val", "final"]))]
+    console = Console()
+    for (protocol, variant, selection), part in df.groupby(["protocol", "variant", "selection"], sort=True):
+        if selection == "final" and (df[(df["protocol"] == protocol)]["selection"] == "best_val").any():
+            continue
+        pivot = part.pivot_table(index="unit", columns="framework", values="value",
+                                 aggfunc=["mean", "count"])
+        table = Table(title=f"{protocol} ({variant}): test accuracy %, epoch picked by {selection}")
+        table.add_column("unit")
+        frameworks = sorted(part["framework"].unique())
+        for fw in frameworks:
+            table.add_column(fw, justify="right")
+        for unit in pivot.index:
+            cells = []
+            for fw in frameworks:
+                mean = pivot[("mean", fw)].get(unit) if ("mean", fw) in pivot else None
+                count = pivot[("count", fw)].get(unit) if ("count", fw) in pivot else None
+                cells.append("" if mean is None or mean != mean else f"{100 * mean:.2f} (n={int(count)})")
+            table.add_row(unit, *cells)
+        console.print(table)

@@ -1,0 +1,77 @@
+"""The stage table: which stages exist, how each runs, what it produces.
+
+``neuronbench reproduce`` walks this table in order; every stage receives the same
+:class:`StageOptions` (profile, frameworks, data root, download policy, results directory,
+report directory, jobs), so ``--data-dir`` and ``--no-download`` reach every stage by
+construction. A stage whose module is not built yet is listed as such, never silently absent.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class StageOptions:
+    profile: str
+    frameworks: tuple[str, ...]
+    data_dir: Path | None
+    no_download: bool
+    results_dir: Path
+    out: Path
+    jobs: int = 1
+
+
+def _data_flags(o: StageOptions) -> list[str]:
+    return [*(["--data-dir", str(o.data_dir)] if o.data_dir else []), *(["--no-download"] if o.no_download else [])]
+
+
+def _data(o: StageOptions) -> list[str]:
+    return ["data", "verify", *_data_flags(o)]
+
+
+def _equivalence(o: StageOptions) -> list[str]:
+    # The full matrix in every profile (about 10 minutes on 2 cores): the report must never
+    # be rebuilt from a partial matrix.
+    return ["equivalence", "--frameworks", ",".join(o.frameworks), "--results-dir", str(o.results_dir),
+            *_data_flags(o)]
+
+
+def _accuracy(o: StageOptions) -> list[str]:
+    return ["accuracy", "--profile", o.profile, "--frameworks", ",".join(o.frameworks),
+            "--results-dir", str(o.results_dir), "--jobs", str(o.jobs), *_data_flags(o)]
+
+
+def _report(o: StageOptions) -> list[str]:
+    return ["report", "--results-dir", str(o.results_dir), "--out", str(o.out)]
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    module: str                                   # the module that implements it
+    produces: str
+    command: Callable[[StageOptions], list[str]] | None
+
+    def available(self) -> bool:
+        if self.command is None:
+            return False
+        try:
+            importlib.import_module(self.module)
+        except ModuleNotFoundError:
+            return False
+        return True
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("data", "suites.data.cli", "dataset verification table", _data),
+    Stage("equivalence", "suites.equivalence.cli", "parity rows in the results store", _equivalence),
+    Stage("accuracy", "suites.accuracy.cli", "MNIST protocols over seeds in the results store", _accuracy),
+    Stage("performance", "suites.performance.cli", "throughput and memory tables", None),
+    Stage("report", "suites.report.cli", "reports/: equivalence matrix, tables, figures, rows", _report),
+    Stage("notebooks", "notebooks", "executed figure notebooks", None),
+)
+STAGE_NAMES = tuple(stage.name for stage in STAGES)
