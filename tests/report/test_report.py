@@ -193,3 +193,13 @@ def test_equivalence_skipped_when_write_report_takes_other_arguments(tmp_path, m
         paths = build_report(df[df["suite"] == "equivalence"], tmp_path / "reports")
     assert "skipped" in caplog.text
     assert [p.name for p in paths] == ["index.json"]
+
+
+def test_diverged_trial_without_summary_rows_is_still_counted():
+    # The real accuracy trial stops at the diverging epoch and writes no summary rows at all.
+    df = make_results(seeds=3, epochs=4, diverged=("mnist-units", "swish", "torch", 1))
+    df = df[~((df["status"] == "diverged") & (df["selection"] != ""))]
+    summary = tables.accuracy_summary(df, "best_val")
+    cell = summary[(summary["unit"] == "swish") & (summary["framework"] == "torch")].iloc[0]
+    assert (cell["n"], cell["n_trials"], cell["n_diverged"]) == (2, 3, 1)
+    assert tables.accuracy_cell(cell).endswith("(n=2); diverged 1/3")
