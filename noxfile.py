@@ -28,7 +28,8 @@ def _install(session: nox.Session, extras: str) -> None:
 def _env() -> dict[str, str]:
     """Data root and framework selection: the caller's settings win over the defaults."""
     env = {"NEURONBENCH_DATA": os.environ.get("NEURONBENCH_DATA", DEFAULT_DATA)}
-    for key in ("NEURONBENCH_FRAMEWORKS", "NEURONBENCH_CONFORMANCE", "NEURONBENCH_OFFLINE"):
+    for key in ("NEURONBENCH_FRAMEWORKS", "NEURONBENCH_CONFORMANCE", "NEURONBENCH_OFFLINE",
+                "NEURONBENCH_RESULTS", "NEURONBENCH_REFERENCE"):
         if key in os.environ:
             env[key] = os.environ[key]
     return env
@@ -57,7 +58,21 @@ def equivalence(session: nox.Session) -> None:
 
 
 @nox.session(python="3.11")
+def accuracy(session: nox.Session) -> None:
+    """Train the accuracy protocols into results/ (``-- --protocol mnist-aptx --profile paper``)."""
+    _install(session, "all")
+    session.run("neuronbench", "accuracy", *session.posargs, env=_env())
+
+
+@nox.session(python="3.11")
+def report(session: nox.Session) -> None:
+    """Rebuild reports/ (tables, figures, equivalence matrix, rows) from the results store."""
+    _install(session, "all")
+    session.run("neuronbench", "report", *session.posargs, env=_env())
+
+
+@nox.session(python="3.11")
 def reproduce(session: nox.Session) -> None:
-    """Every stage that exists, then the reports (``-- --profile paper`` for full protocols)."""
+    """data -> equivalence -> accuracy -> report (``-- --profile paper`` for full protocols)."""
     _install(session, "all")
     session.run("neuronbench", "reproduce", *session.posargs, env=_env())
