@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # after matplotlib.use: the backend must be chosen first
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator
 
 from suites.report import stats, tables
 from suites.report.palette import (
@@ -89,7 +90,7 @@ def learning_curves(df: pd.DataFrame, out_dir: Path, split: str = "test",
                 data=data, x="epoch", y="y", hue="unit", hue_order=units,
                 palette=unit_palette(units), col="framework", col_order=frameworks,
                 col_wrap=min(col_wrap, len(frameworks)), kind="line",
-                errorbar=lambda v: stats.t_interval(v), height=2.1, aspect=1.35,
+                errorbar=lambda v: stats.t_interval(v), err_kws={"alpha": 0.12}, height=2.1, aspect=1.35,
                 facet_kws={"sharey": True, "sharex": True},
             )
             grid.set_titles("{col_name}")
@@ -97,6 +98,8 @@ def learning_curves(df: pd.DataFrame, out_dir: Path, split: str = "test",
                 ax.set_title(FRAMEWORK_LABELS.get(framework, framework))
             grid.set_axis_labels("epoch", label)
             _zoom_to_plateau(grid, data, percent)
+            for ax in grid.axes.flat:
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             if grid.legend is not None:
                 grid.legend.set_title("unit")
             sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(units), 4),
@@ -115,11 +118,15 @@ def _zoom_to_plateau(grid: sns.FacetGrid, data: pd.DataFrame, percent: bool) -> 
     differences that matter (tenths of a percent) into one line."""
     if not percent or data.empty:
         return
-    later = data[data["epoch"] > data["epoch"].min()]
-    if later.empty:
+    # Limits come from the mean curves, not from single seeds or CI bands: with two seeds a
+    # t-band spans tens of points and would flatten every curve. Short runs show every epoch.
+    means = data.groupby(["framework", "unit", "epoch"])["y"].mean().reset_index()
+    if means["epoch"].nunique() > 3:
+        means = means[means["epoch"] > means["epoch"].min()]
+    if means.empty:
         return
-    low = later["y"].quantile(0.02)
-    high = min(100.0, data["y"].max())
+    low = means["y"].min()
+    high = min(100.0, means["y"].max())
     pad = max(0.1, 0.08 * (high - low))
     for ax in grid.axes.flat:
         ax.set_ylim(low - pad, high + pad)
