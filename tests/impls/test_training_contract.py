@@ -145,6 +145,12 @@ def test_adam_with_gradient_clipping(framework: str, mode: str) -> None:
     model = impls.build_model(_arch("relu"), framework, seed=2, dtype="float32")
     factors = _clip_factors("relu", _start(model), _batches(6), rule, CLIP)
     assert max(factors) < 1.0, f"clip {CLIP} never triggered: factors {factors}"
+    # Adam is nearly invariant to a constant gradient scale: make sure ignoring the clip would fail.
+    _, clipped = spec.training.train_trajectory(_arch("relu"), _start(model), _batches(6), "cross_entropy", rule,
+                                                clip_norm=CLIP)
+    _, unclipped = spec.training.train_trajectory(_arch("relu"), _start(model), _batches(6), "cross_entropy", rule)
+    gap = max(relative_l2(p[k], q[k], "float32") for p, q in zip(unclipped, clipped, strict=True) for k in q)
+    assert gap > 10 * tolerance("float32", "trajectory"), f"clipping barely matters here: {gap:.2e}"
 
 
 def test_sgd_clipping_scales_the_step() -> None:
