@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from impls.common import LOSS_NAMES
 from impls.jax.device import check_mode, compiled
 from impls.jax.models import Model
 from impls.jax.params import from_native, native_slot
@@ -92,10 +93,9 @@ def loss_value(name: str, outputs: jax.Array, target: jax.Array) -> jax.Array:
     if name == "mse":
         diff = outputs - target.reshape(outputs.shape).astype(outputs.dtype)
         return jnp.mean(diff * diff)
-    raise ValueError(f"unknown loss {name!r}; known losses: {', '.join(LOSSES)}")
+    raise ValueError(f"unknown loss {name!r}; known losses: {', '.join(LOSS_NAMES)}")
 
 
-LOSSES: tuple[str, ...] = ("cross_entropy", "mse")
 
 
 def _rule_key(rule: SGD | Adam) -> SGD | Adam:

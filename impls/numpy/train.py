@@ -68,7 +68,7 @@ def mse(predictions: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray
     return float(np.mean(diff * diff)), (2.0 / diff.size) * diff
 
 
-LOSSES = {"cross_entropy": cross_entropy, "mse": mse}
+LOSS_FUNCTIONS = {"cross_entropy": cross_entropy, "mse": mse}
 
 
 @dataclass
@@ -139,7 +139,7 @@ def train_steps(state: TrainState, batches: Iterable[tuple[np.ndarray, np.ndarra
     """
     check_mode(state.mode)
     model: Model = state.model
-    loss_fn = LOSSES[state.loss]
+    loss_fn = LOSS_FUNCTIONS[state.loss]
     params = [trainable_parameters(block) for block in model.blocks]
     opt: OptimizerState = state.optimizer_state
     lr = float(state.lr)

@@ -24,14 +24,13 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from impls.common import LOSS_NAMES
 from impls.spec.training import CLIP_EPS, SGD, Adam, AdamW
 from impls.tf.device import check_mode, in_mode
 from impls.tf.models import Model
 from impls.tf.params import to_canonical
 from impls.tf.units import DTYPES, Block
 from impls.training import TrainState
-
-LOSS_NAMES = ("cross_entropy", "mse")
 
 
 def _tensor(owner: Block | Model, array: Any) -> tf.Tensor:

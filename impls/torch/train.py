@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from impls.common import LOSS_NAMES
 from impls.spec.training import SGD, Adam, AdamW
 from impls.torch.device import check_mode, in_mode
 from impls.torch.models import Model
@@ -56,7 +57,7 @@ def loss_value(name: str, outputs: torch.Tensor, target: torch.Tensor) -> torch.
         return F.cross_entropy(outputs, target.long())
     if name == "mse":
         return F.mse_loss(outputs, target.reshape(outputs.shape).to(outputs.dtype))
-    raise ValueError(f"unknown loss {name!r}; known losses: cross_entropy, mse")
+    raise ValueError(f"unknown loss {name!r}; known losses: {', '.join(LOSS_NAMES)}")
 
 
 @dataclass
