@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from suites.accuracy.protocols import PROFILES, PROTOCOLS
+from suites.accuracy.train import ENV_EPOCH_LOG
 
 
 def _comma_list(value: str | None, what: str) -> list[str] | None:
@@ -109,6 +111,8 @@ def run_command(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise SystemExit(f"neuronbench accuracy: {error}") from error
     results_dir = settings.results_dir(args.results_dir)
+    if not sys.stderr.isatty():  # a log: one line per epoch too (the runner prints one per trial)
+        os.environ.setdefault(ENV_EPOCH_LOG, "1")
     run_config = {"command": "accuracy", "protocols": protocols, "profile": args.profile,
                   "frameworks": frameworks, "units": args.units, "seeds": args.seeds,
                   "mode": args.mode, "dtype": args.dtype}
@@ -119,7 +123,11 @@ def run_command(args: argparse.Namespace) -> int:
         return 3
     write_results(results_dir)
     print_summary(results_dir, protocols)
-    return 0 if summary.ok else 1
+    for key, label, error in summary.failures:
+        print(f"trial {label} ({key}) failed: {error}")
+    print(summary)
+    # A diverged trial is a result (it is reported as such); a failed one is not.
+    return 0 if summary.failed == 0 else 1
 
 
 def print_summary(results_dir: Path, protocols: list[str]) -> None:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -27,6 +29,20 @@ from scipy import special
 
 #: What a trial's rows say about the selection of the reported epoch.
 SELECTIONS = ("best_test", "best_val", "final")
+
+#: Set (by ``neuronbench accuracy`` when its output is a log, not a terminal) to print one line
+#: per finished epoch: a 20-epoch trial otherwise shows nothing for most of an hour.
+ENV_EPOCH_LOG = "NEURONBENCH_EPOCH_LOG"
+
+
+def _log_epoch(config: Mapping[str, Any], epoch: int, train_loss: float, val: float | None,
+               test: float, seconds: float) -> None:
+    if os.environ.get(ENV_EPOCH_LOG) != "1":
+        return
+    val_text = "" if val is None else f" val {100 * val:.2f}%"
+    print(f"    {config['protocol']} {config['unit']} {config['variant']} {config['framework']} "
+          f"seed {config['seed']}: epoch {epoch}/{config['epochs']} loss {train_loss:.4f}{val_text} "
+          f"test {100 * test:.2f}% ({seconds:.1f} s)", file=sys.stderr, flush=True)
 
 
 @functools.lru_cache(maxsize=2)
@@ -156,6 +172,7 @@ def run_trial(config: Mapping[str, Any]) -> list[dict[str, Any]]:
         curves["test"].append(acc)
         add(epoch, "test", "accuracy", acc)
         add(epoch, "test", "loss", loss)
+        _log_epoch(config, epoch, train_loss, curves["val"][-1] if curves["val"] else None, acc, seconds)
 
     test = curves["test"]
     picks = {"best_test": int(np.argmax(test)), "final": len(test) - 1}

@@ -154,7 +154,7 @@ def _prune(out_dir: Path, written: set[Path]) -> None:
         folder = out_dir / sub
         if not folder.is_dir():
             continue
-        for path in sorted(folder.iterdir()):
+        for path in sorted(folder.rglob("*")):
             if path.is_file() and path.resolve() not in written:
                 log.info("removing stale %s", path)
                 path.unlink()
@@ -189,19 +189,24 @@ def build_report(results_dir: Path | str | pd.DataFrame, out_dir: Path | str = "
     accuracy = rows[rows["suite"] == "accuracy"]
     if accuracy.empty:
         log.info("no accuracy rows: no accuracy tables or figures")
-    else:
-        log.info("tables from %d accuracy rows", len(accuracy))
-        paths += tables.write_tables(accuracy, out_dir / "tables", by_run, baseline=baseline)
-        log.info("figures")
-        paths += figures.write_figures(accuracy, out_dir / "figures")
-        behind = rows_behind_report(accuracy)
-        paths.append(tables.write_text(out_dir / "results" / "accuracy_rows.csv",
+    # One set of outputs per profile (tables/<profile>/, figures/<profile>/, results/<profile>/):
+    # a quick run and a paper run of one protocol measure different things and are never pooled.
+    profiles = (accuracy["profile"].astype("string").fillna("").replace("", "default")
+                if "profile" in accuracy.columns else pd.Series("default", index=accuracy.index))
+    for name in sorted(profiles.unique()):
+        part = accuracy[profiles == name]
+        log.info("profile %s: tables from %d accuracy rows", name, len(part))
+        paths += tables.write_tables(part, out_dir / "tables" / name, by_run, baseline=baseline)
+        log.info("profile %s: figures", name)
+        paths += figures.write_figures(part, out_dir / "figures" / name)
+        behind = rows_behind_report(part)
+        paths.append(tables.write_text(out_dir / "results" / name / "accuracy_rows.csv",
                                        behind.to_csv(index=False, lineterminator="\n")))
         run_ids = sorted({str(r) for r in behind["run_id"].dropna().unique()})
         missing = [r for r in run_ids if r not in by_run]
         if missing:
             log.warning("no manifest for runs: %s", ", ".join(missing))
-        paths.append(_write_json(out_dir / "results" / "manifests.json",
+        paths.append(_write_json(out_dir / "results" / name / "manifests.json",
                                  {r: by_run[r] for r in run_ids if r in by_run}))
     paths += _equivalence(rows[rows["suite"] == "equivalence"], out_dir / "equivalence", by_run)
 

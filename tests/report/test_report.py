@@ -33,47 +33,47 @@ def test_writes_tables_figures_and_rows(built):
     names = {str(p.relative_to(out)) for p in paths}
     for selection in ("best_val", "best_test", "final"):
         for ext in ("md", "csv", "tex"):
-            assert f"tables/mnist_accuracy_{selection}.{ext}" in names
-    for name in ("tables/mnist_aptx_epoch11.md", "tables/framework_agreement.csv",
-                 "tables/wilcoxon_holm.md", "results/accuracy_rows.csv",
-                 "results/manifests.json", "results/index.json",
-                 "figures/curves_mnist-aptx_paper_test_accuracy.png",
-                 "figures/curves_mnist-units_equal-width_test_accuracy.pdf",
-                 "figures/accuracy_mnist-units_equal-width_best_val.png"):
+            assert f"tables/quick/mnist_accuracy_{selection}.{ext}" in names
+    for name in ("tables/quick/mnist_aptx_epoch11.md", "tables/quick/framework_agreement.csv",
+                 "tables/quick/wilcoxon_holm.md", "results/quick/accuracy_rows.csv",
+                 "results/quick/manifests.json", "results/index.json",
+                 "figures/quick/curves_mnist-aptx_paper_test_accuracy.png",
+                 "figures/quick/curves_mnist-units_equal-width_test_accuracy.pdf",
+                 "figures/quick/accuracy_mnist-units_equal-width_best_val.png"):
         assert name in names
     assert all(p.is_file() for p in paths)
-    png = (out / "figures/curves_mnist-aptx_paper_test_accuracy.png").read_bytes()
+    png = (out / "figures/quick/curves_mnist-aptx_paper_test_accuracy.png").read_bytes()
     assert png.startswith(b"\x89PNG") and b"Software" not in png
-    assert b"CreationDate" not in (out / "figures/curves_mnist-aptx_paper_test_accuracy.pdf").read_bytes()
+    assert b"CreationDate" not in (out / "figures/quick/curves_mnist-aptx_paper_test_accuracy.pdf").read_bytes()
 
 
 def test_table_contents_and_labels(built):
     out, _ = built
-    best_val = (out / "tables/mnist_accuracy_best_val.md").read_text()
-    best_test = (out / "tables/mnist_accuracy_best_test.md").read_text()
+    best_val = (out / "tables/quick/mnist_accuracy_best_val.md").read_text()
+    best_test = (out / "tables/quick/mnist_accuracy_best_test.md").read_text()
     assert "validation split" in best_val
     assert "selected on the test set, as the paper does" in best_test
     assert "git sha: 0123abcd" in best_val and RUN_ID in best_val
     assert "| unit | params | NumPy | PyTorch | JAX | TensorFlow |" in best_val
     assert "| aptx_layer | 610,570 |" in best_val
-    epoch11 = (out / "tables/mnist_aptx_epoch11.md").read_text()
+    epoch11 = (out / "tables/quick/mnist_aptx_epoch11.md").read_text()
     assert "| 96.69 |" in epoch11
-    tex = (out / "tables/mnist_accuracy_best_val.tex").read_text()
+    tex = (out / "tables/quick/mnist_accuracy_best_val.tex").read_text()
     assert r"\toprule" in tex and r"$\pm$" in tex and r"aptx\_layer" in tex
-    csv = pd.read_csv(out / "tables/mnist_accuracy_best_val.csv")
+    csv = pd.read_csv(out / "tables/quick/mnist_accuracy_best_val.csv")
     assert {"mean", "ci_low", "ci_high", "boot_low", "boot_high", "n", "n_params",
             "seconds_per_epoch"} <= set(csv.columns)
     row = csv[(csv["unit"] == "relu") & (csv["framework"] == "numpy")
               & (csv["protocol"] == "mnist-aptx")].iloc[0]
     assert row["n"] == 5 and row["ci_low"] < row["mean"] < row["ci_high"]
     assert row["seconds_per_epoch"] == pytest.approx(1.7)   # mean of 1.5 + 0.1 * seed, seeds 0..4
-    manifests = json.loads((out / "results/manifests.json").read_text())
+    manifests = json.loads((out / "results/quick/manifests.json").read_text())
     assert manifests[RUN_ID]["provenance"]["git_sha"] == "0123abcd"
 
 
 def test_diverged_trial_excluded_from_mean_and_shown(built):
     out, _ = built
-    csv = pd.read_csv(out / "tables/mnist_accuracy_best_val.csv")
+    csv = pd.read_csv(out / "tables/quick/mnist_accuracy_best_val.csv")
     cell = csv[(csv["protocol"] == "mnist-units") & (csv["unit"] == "swish")
                & (csv["framework"] == "torch")].iloc[0]
     assert (cell["n"], cell["n_trials"], cell["n_diverged"]) == (4, 5, 1)
@@ -83,7 +83,7 @@ def test_diverged_trial_excluded_from_mean_and_shown(built):
               & (rows["framework"] == "torch") & (rows["selection"] == "best_val")
               & (rows["status"] == "ok")]
     assert cell["mean"] == pytest.approx(ok["value"].mean())
-    md = (out / "tables/mnist_accuracy_best_val.md").read_text()
+    md = (out / "tables/quick/mnist_accuracy_best_val.md").read_text()
     assert "(n=4); diverged 1/5" in md
 
 
@@ -106,7 +106,7 @@ def test_agreement_table_flags_planted_bad_framework(tmp_path):
 
 def test_wilcoxon_table_notes_small_n(built):
     out, _ = built
-    table = pd.read_csv(out / "tables/wilcoxon_holm.csv", keep_default_na=False)
+    table = pd.read_csv(out / "tables/quick/wilcoxon_holm.csv", keep_default_na=False)
     assert set(table["baseline"]) == {"relu"}
     assert (table["n_pairs"] <= 5).all()
     assert table["note"].str.contains("can never reach 0.05").all()
@@ -156,7 +156,7 @@ def test_cli_over_a_real_results_store(tmp_path):
     out = tmp_path / "reports"
     args = parser.parse_args(["report", "--results-dir", str(store), "--out", str(out)])
     assert args.handler(args) == 0
-    md = (out / "tables/mnist_accuracy_best_val.md").read_text()
+    md = (out / "tables/quick/mnist_accuracy_best_val.md").read_text()
     assert "git sha: 0123abcd" in md and "(n=3)" in md
     missing = parser.parse_args(["report", "--results-dir", str(tmp_path / "nowhere")])
     assert missing.handler(missing) == 2

@@ -52,3 +52,41 @@ def test_the_equivalence_stage_arguments_parse(tmp_path, monkeypatch) -> None:
     parsed = build_parser().parse_args(argv)
     assert parsed.frameworks == "numpy" and parsed.results_dir == tmp_path / "results"
     assert parsed.handler.__module__ == "suites.equivalence.cli"
+
+
+def test_a_crashing_stage_is_a_failed_row_not_a_traceback(tmp_path, monkeypatch) -> None:
+    def crash(argv):
+        if argv[0] == "accuracy":
+            raise RuntimeError("disk on fire")
+        return 0
+
+    monkeypatch.setattr("suites.cli.main", crash)
+    assert reproduce.run_command(_args(tmp_path, frameworks="numpy")) == 1
+    stages = (tmp_path / "reports" / "STAGES.md").read_text()
+    assert "| accuracy | FAILED (RuntimeError: disk on fire) |" in stages
+    assert "| report | ok |" in stages  # later stages still run on what exists
+
+
+def test_every_stage_argv_parses_and_carries_the_data_options(tmp_path, monkeypatch) -> None:
+    from suites.cli import build_parser
+
+    calls: list[list[str]] = []
+    monkeypatch.setattr("suites.cli.main", lambda argv: calls.append(list(argv)) or 0)
+    reproduce.run_command(_args(tmp_path, frameworks="numpy,jax", profile="paper"))
+    parser = build_parser()
+    for argv in calls:
+        parsed = parser.parse_args(argv)
+        if argv[0] in ("data", "equivalence", "accuracy"):
+            assert str(parsed.data_dir) == str(tmp_path / "data") and parsed.no_download, argv
+    accuracy = parser.parse_args(next(a for a in calls if a[0] == "accuracy"))
+    assert accuracy.profile == "paper" and accuracy.frameworks == "numpy,jax"
+    assert accuracy.results_dir == tmp_path / "results"
+    report = parser.parse_args(next(a for a in calls if a[0] == "report"))
+    assert report.results_dir == tmp_path / "results" and report.out == tmp_path / "reports"
+
+
+def test_unknown_stage_is_refused(tmp_path) -> None:
+    import pytest
+
+    with pytest.raises(SystemExit, match="unknown or empty --stages"):
+        reproduce.run_command(_args(tmp_path, stages="equivalence,notebook"))
