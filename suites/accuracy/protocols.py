@@ -90,7 +90,7 @@ PROTOCOLS: dict[str, Protocol] = {
         batch_size=64,
         normalize="mean-std",
         validation=5000,
-        quick=Profile(epochs=3, seeds=2, train_subset=10000, validation=2000),
+        quick=Profile(epochs=3, seeds=2, train_subset=3000, test_subset=5000, validation=1000),
         paper=Profile(epochs=20, seeds=5),
         report_epoch=11,
     ),
