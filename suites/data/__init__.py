@@ -11,7 +11,7 @@ Public API (see ``docs/data.md``)::
 
 Importing this package is cheap: the names below are resolved lazily (PEP 562), so
 ``import suites.data.cli`` (done by every ``neuronbench`` invocation) does not even import NumPy;
-rich, tqdm and openpyxl are imported only when a table, a download or an xlsx needs them, and no
+rich and openpyxl are imported only when a table, a download or an xlsx needs them, and no
 framework is ever imported.
 """
 

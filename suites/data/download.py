@@ -150,29 +150,32 @@ def _download_one(
                 tmp.unlink()
 
 
+class _RichBar:
+    """The one method download() calls on a bar, over a rich progress task."""
+
+    def __init__(self, progress, task) -> None:
+        self._progress, self._task = progress, task
+
+    def update(self, n: int) -> None:
+        self._progress.advance(self._task, n)
+
+
 @contextlib.contextmanager
 def _progress_bar(response, file: str, enabled: bool):
-    if not enabled:
+    """A rich byte counter on a terminal; nothing when stderr is redirected (CI logs)."""
+    if not enabled or not sys.stderr.isatty():
         yield None
         return
-    from tqdm import tqdm
+    from rich.console import Console
+    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
     total = None
     with contextlib.suppress(AttributeError, TypeError, ValueError):
         length = response.headers.get("Content-Length")
         total = int(length) if length else None
-    # disable=None: shown on a terminal, silent when stderr is redirected (CI logs).
-    with tqdm(
-        total=total,
-        unit="B",
-        unit_scale=True,
-        unit_divisor=1024,
-        desc=file,
-        file=sys.stderr,
-        disable=None,
-        leave=False,
-    ) as bar:
-        yield bar
+    with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(),
+                  console=Console(stderr=True), transient=True) as progress:
+        yield _RichBar(progress, progress.add_task(file, total=total))
 
 
 __all__ = ["USER_AGENT", "download", "open_url"]
