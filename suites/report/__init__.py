@@ -7,6 +7,16 @@ the one colour/order mapping every output shares. See docs/report.md.
 
 from __future__ import annotations
 
-from suites.report.stage import build_report
+from typing import Any
 
 __all__ = ["build_report"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: every ``neuronbench`` command imports suites.report.cli to register it, and the
+    # stage pulls in pandas, matplotlib and seaborn (seconds); only ``report`` needs them.
+    if name == "build_report":
+        from suites.report.stage import build_report
+
+        return build_report
+    raise AttributeError(f"module 'suites.report' has no attribute {name!r}")
