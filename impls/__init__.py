@@ -47,6 +47,7 @@ __all__ = [
     "get_model_params",
     "get_params",
     "init_train_state",
+    "kernel_name",
     "layer_spec",
     "load_backend",
     "model_forward",
@@ -73,6 +74,23 @@ def build(unit: str, framework: str, *, seed: int = 0, dtype: str = "float32", *
     spec.check_dtype(dtype)
     params = spec.init_params(unit, resolved, seed=seed)
     return load_backend(framework).build_block(LayerSpec(unit, resolved), params, dtype)
+
+
+def kernel_name(unit: str, framework: str, mode: str = "eager", **config: Any) -> str:
+    """Which implementation of ``unit`` runs in ``framework`` and ``mode`` (the rows' ``kernel``).
+
+    Only the APTx layer has several (``impl=``: spec.blocks.APTX_IMPLS); every other unit
+    reports ``"default"``. Frameworks are imported to answer, as when the layer is built.
+    """
+    if unit != "aptx_layer":
+        return "default"
+    impl = config.get("impl", spec.blocks.BLOCKS["aptx_layer"].defaults["impl"])
+    if impl not in spec.blocks.APTX_IMPLS:
+        raise ValueError(f"aptx_layer: unknown impl {impl!r}; known: {', '.join(spec.blocks.APTX_IMPLS)}")
+    import importlib
+
+    load_backend(framework)
+    return importlib.import_module(f"impls.{framework}.aptx").kernel_name(impl, mode)
 
 
 def layer_spec(layer: Any) -> LayerSpec:

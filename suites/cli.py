@@ -17,6 +17,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "suites.data.cli",
     "suites.equivalence.cli",
     "suites.accuracy.cli",
+    "suites.performance.cli",
     "suites.report.cli",
     "suites.reproduce",
 )

@@ -28,11 +28,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 #: Distributions whose versions decide what a framework computes; they enter the code
 #: fingerprint of every trial that runs that framework (see suites/run.py).
+#: numba and llvmlite compile the fused APTx kernel that every framework calls
+#: (impls/kernels/aptx_cpu.py), so their versions enter every trial's fingerprint.
+_KERNEL_DISTRIBUTIONS = ("numpy", "numba", "llvmlite")
 DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
-    "numpy": ("numpy",),
-    "torch": ("numpy", "torch"),
-    "jax": ("numpy", "jax", "jaxlib", "flax", "optax"),
-    "tf": ("numpy", "tensorflow", "tensorflow-cpu", "keras"),
+    "numpy": _KERNEL_DISTRIBUTIONS,
+    "torch": (*_KERNEL_DISTRIBUTIONS, "torch"),
+    "jax": (*_KERNEL_DISTRIBUTIONS, "jax", "jaxlib", "flax", "optax"),
+    "tf": (*_KERNEL_DISTRIBUTIONS, "tensorflow", "tensorflow-cpu", "keras"),
 }
 
 

@@ -27,7 +27,7 @@ from jax import lax
 from jax.scipy.special import ndtr
 
 from impls.common import dtype_table
-from impls.jax.aptx import HIGHEST, aptx_naive, aptx_recompute
+from impls.jax.aptx import HIGHEST, aptx_fused, aptx_naive, aptx_recompute
 from impls.jax.functional import sigmoid, stable_softmax, tanh
 from impls.jax.params import native_slot, to_native
 from impls.spec import LayerSpec, blocks
@@ -104,13 +104,13 @@ class APTxActivation(Block):
 
 
 class APTxLayer(Block):
-    """impl="recompute": custom VJP, no [batch, out, in] residual; impl="naive": plain autodiff."""
+    """impl="fused": the compiled CPU kernel through a host callback; impl="recompute": custom
+    VJP over chunked XLA ops; both keep no [batch, out, in] residual. impl="naive": autodiff."""
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        fn = aptx_recompute if self.config["impl"] == "recompute" else aptx_naive
+        fn = {"fused": aptx_fused, "recompute": aptx_recompute, "naive": aptx_naive}[self.config["impl"]]
         y = fn(x, self.param("alpha"), self.param("beta"), self.param("gamma"))
         return y + self.param("delta") if self.config["use_delta"] else y
-
 
 # --------------------------------------------------------------------------------------------
 # ActMix

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from impls.kernels import aptx_cpu
 from impls.numpy.functional import sech2
 
 #: Default number of elements of one [rows, out, in] slab (1 MiB in float32).
@@ -160,3 +161,19 @@ def aptx_naive_vjp(x: np.ndarray, t: np.ndarray, A: np.ndarray, B: np.ndarray, G
     dG = np.sum(gs * (A + t) * xs, axis=0)
     dx = np.sum(gs * G * (A + t + B * xs * s), axis=1)
     return dx, dA, dB, dG
+
+
+def aptx_fused(x: np.ndarray, A: np.ndarray, B: np.ndarray, G: np.ndarray) -> np.ndarray:
+    """The fused compiled kernel (impls/kernels/aptx_cpu.py); the twins wrap the same one."""
+    return aptx_cpu.forward(x, A, B, G)
+
+
+def aptx_fused_vjp(x: np.ndarray, A: np.ndarray, B: np.ndarray, G: np.ndarray, g: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(dx, dA, dB, dG) of :func:`aptx_fused`, recomputed in one compiled pass."""
+    return aptx_cpu.backward(x, A, B, G, g)
+
+
+def kernel_name(impl: str, mode: str = "eager") -> str:
+    """What ``impl`` runs (the ``kernel`` column of result rows); NumPy has one mode."""
+    return aptx_cpu.KERNEL_NAME if impl == "fused" else impl

@@ -158,7 +158,8 @@ class APTxActivation(Block):
 
 
 class APTxLayer(Block):
-    """sum_i (A + tanh(B x_i)) G x_i + delta; ``impl="recompute"`` keeps no [batch, out, in] tensor.
+    """sum_i (A + tanh(B x_i)) G x_i + delta; ``impl="fused"`` (the compiled kernel) and
+    ``impl="recompute"`` keep no [batch, out, in] tensor.
 
     ``chunk_elements`` bounds the size of the [rows, out, in] slabs evaluated at a time.
     """
@@ -173,7 +174,10 @@ class APTxLayer(Block):
 
     def _forward(self, x):
         A, B, G = self._matrices()
-        if self.config["impl"] == "recompute":
+        if self.config["impl"] == "fused":
+            y = aptx.aptx_fused(x, A, B, G)
+            cache = x
+        elif self.config["impl"] == "recompute":
             y = aptx.aptx_recompute(x, A, B, G, self.chunk_elements)
             cache = x
         else:
@@ -186,7 +190,9 @@ class APTxLayer(Block):
     def _backward(self, cache, g):
         A, B, G = self._matrices()
         need_a = self.config["alpha_trainable"]
-        if self.config["impl"] == "recompute":
+        if self.config["impl"] == "fused":
+            dx, dA, dB, dG = aptx.aptx_fused_vjp(cache, A, B, G, g)
+        elif self.config["impl"] == "recompute":
             dx, dA, dB, dG = aptx.aptx_recompute_vjp(cache, A, B, G, g, need_x=True, need_a=need_a,
                                                      chunk_elements=self.chunk_elements)
         else:

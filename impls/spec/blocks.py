@@ -145,6 +145,11 @@ def _positive_float(name: str, key: str, value: Any) -> None:
         raise ValueError(f"unit {name!r}: {key} must be a positive number, received {value!r}")
 
 
+#: The APTx layer's implementations (``impl=``), fastest first; every one is in the equivalence
+#: matrix (impls/spec/cases.py), and the one that ran is named in every result row.
+APTX_IMPLS: tuple[str, ...] = ("fused", "recompute", "naive")
+
+
 def _one_of(name: str, key: str, value: Any, allowed: tuple[Any, ...]) -> None:
     if value not in allowed:
         raise ValueError(f"unit {name!r}: {key} must be one of {allowed}, received {value!r}")
@@ -239,9 +244,10 @@ def _aptx_layer() -> BlockSpec:
     def validate(c: Config) -> None:
         _positive_int("aptx_layer", "in_features", c["in_features"])
         _positive_int("aptx_layer", "out_features", c["out_features"])
-        # "recompute": memory-lean (no stored [batch, out, in] tensor); "naive": the package's
-        # broadcast formulation, kept to measure what the lean one saves.
-        _one_of("aptx_layer", "impl", c["impl"], ("recompute", "naive"))
+        # "fused": one compiled pass per direction (impls/kernels/aptx_cpu.py), the default;
+        # "recompute": memory-lean chunks of framework ops (no stored [batch, out, in] tensor);
+        # "naive": the package's broadcast formulation, kept to measure what the others save.
+        _one_of("aptx_layer", "impl", c["impl"], APTX_IMPLS)
 
     return BlockSpec(
         name="aptx_layer",
@@ -252,7 +258,7 @@ def _aptx_layer() -> BlockSpec:
             "out_features": REQUIRED,
             "alpha_trainable": True,
             "use_delta": True,
-            "impl": "recompute",
+            "impl": "fused",
         },
         param_shapes=shapes,
         initialise=init,

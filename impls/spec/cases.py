@@ -56,6 +56,7 @@ CASES: tuple[Case, ...] = (
     Case("aptx_layer", {**_DENSE, "alpha_trainable": False}),
     Case("aptx_layer", {**_DENSE, "use_delta": False}),
     Case("aptx_layer", {**_DENSE, "alpha_trainable": False, "use_delta": False}),
+    Case("aptx_layer", {**_DENSE, "impl": "recompute"}),
     Case("aptx_layer", {**_DENSE, "impl": "naive"}),
     Case("actmix", {"features": 6}),
     Case("actmix", {"features": 6, "relu_bias": 0.0}),

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from impls.kernels import aptx_cpu
 from impls.tf.functional import detached, tanh, tanh_and_sech2
 
 #: Elements of one [chunk, out, in] temporary (4 MiB in float32).
@@ -107,3 +108,51 @@ def aptx_naive(x: tf.Tensor, A: tf.Tensor, B: tf.Tensor, G: tf.Tensor) -> tf.Ten
     """The package's broadcast formulation (autodiff keeps [batch, out, in]); for comparisons."""
     x3 = x[:, None, :]
     return tf.reduce_sum((A + tanh(B * x3)) * G * x3, axis=2)
+
+
+# --- the fused CPU kernel (impls/kernels/aptx_cpu.py) as a host op ----------------------------
+# tf.numpy_function runs the compiled NumPy kernel eagerly and inside tf.function graphs, but
+# XLA cannot compile a host op: under jit_compile (this project's "compiled" mode) the layer
+# keeps the XLA-fused recompute formulation, which is what XLA is good at. ``kernel_name``
+# says which one ran.
+
+def _host_forward(x, A, B, G):
+    return aptx_cpu.forward(x, A, B, G)
+
+
+def _host_backward(x, A, B, G, g):
+    return aptx_cpu.backward(x, A, B, G, g)
+
+
+@tf.custom_gradient
+def _aptx_fused(x: tf.Tensor, A: tf.Tensor, B: tf.Tensor, G: tf.Tensor):
+    x, A, B, G = detached(x, A, B, G)
+    y = tf.numpy_function(_host_forward, [x, A, B, G], x.dtype, stateful=False)
+    y.set_shape([x.shape[0], A.shape[0]])
+
+    def grad(g: tf.Tensor):
+        grads = tf.numpy_function(_host_backward, [x, A, B, G, tf.cast(g, x.dtype)],
+                                  [x.dtype] * 4, stateful=False)
+        for d, like in zip(grads, (x, A, B, G), strict=True):
+            d.set_shape(like.shape)
+        return tuple(grads)
+
+    return y, grad
+
+
+def aptx_fused(x: tf.Tensor, A: tf.Tensor, B: tf.Tensor, G: tf.Tensor) -> tf.Tensor:
+    """The fused kernel when executing eagerly; :func:`aptx_recompute` inside a traced function.
+
+    The project traces TF functions only for XLA (``impls/tf/device.py::in_mode``), which cannot
+    run a host op, so "traced" means "compiled" here.
+    """
+    if tf.executing_eagerly():
+        return _aptx_fused(x, A, B, G)
+    return aptx_recompute(x, A, B, G)
+
+
+def kernel_name(impl: str, mode: str) -> str:
+    """What ``impl`` runs in ``mode`` (the ``kernel`` column of result rows)."""
+    if impl == "fused":
+        return "recompute" if mode == "compiled" else aptx_cpu.KERNEL_NAME
+    return impl

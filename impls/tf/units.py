@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from impls.common import dtype_table
 from impls.spec import LayerSpec, blocks
-from impls.tf.aptx import aptx_naive, aptx_recompute
+from impls.tf.aptx import aptx_fused, aptx_naive, aptx_recompute
 from impls.tf.functional import detached, sigmoid, stable_softmax, tanh
 from impls.tf.params import to_native
 
@@ -93,11 +93,13 @@ class APTxActivation(Block):
 
 
 class APTxLayer(Block):
-    """APTx neuron layer; ``impl="recompute"`` keeps no [batch, out, in] tensor for backward."""
+    """APTx neuron layer; ``impl="fused"`` (eager: the compiled CPU kernel; XLA: recompute) and
+    ``impl="recompute"`` keep no [batch, out, in] tensor for the backward pass."""
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
         args = (x, self.param("alpha"), self.param("beta"), self.param("gamma"))
-        y = aptx_recompute(*args) if self.config["impl"] == "recompute" else aptx_naive(*args)
+        impl = {"fused": aptx_fused, "recompute": aptx_recompute, "naive": aptx_naive}[self.config["impl"]]
+        y = impl(*args)
         return y + self.param("delta") if self.config["use_delta"] else y
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import torch
 
+from impls.kernels import aptx_cpu
 from impls.torch.functional import sech2
 
 #: Elements of one [chunk, out, in] temporary (4 MiB in float32).
@@ -83,3 +84,60 @@ def aptx_naive(x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, G: torch.Tenso
     """The package's broadcast formulation (materialises [batch, out, in]); for comparisons only."""
     xs = x.unsqueeze(1)
     return ((A + torch.tanh(B * xs)) * G * xs).sum(dim=2)
+
+
+# --- the fused CPU kernel (impls/kernels/aptx_cpu.py) as a torch custom op -------------------
+# A custom op is opaque to torch.compile: the graph holds one call, never an unrolled loop, so
+# compiled mode compiles in seconds at any batch size. On other devices than the CPU the layer
+# keeps the recompute formulation (the GPU kernel is a separate issue).
+
+@torch.library.custom_op("neuronbench::aptx_fused", mutates_args=(), device_types="cpu")
+def _aptx_fused(x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
+    return torch.from_numpy(aptx_cpu.forward(*(_host(t) for t in (x, A, B, G))))
+
+
+@_aptx_fused.register_fake
+def _(x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
+    return x.new_empty((x.shape[0], A.shape[0]))
+
+
+@torch.library.custom_op("neuronbench::aptx_fused_backward", mutates_args=(), device_types="cpu")
+def _aptx_fused_backward(x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, G: torch.Tensor,
+                         g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    grads = aptx_cpu.backward(*(_host(t) for t in (x, A, B, G, g)))
+    return tuple(torch.from_numpy(d) for d in grads)
+
+
+@_aptx_fused_backward.register_fake
+def _(x, A, B, G, g):
+    return torch.empty_like(x), torch.empty_like(A), torch.empty_like(B), torch.empty_like(G)
+
+
+def _host(t: torch.Tensor):
+    """A contiguous NumPy view of a CPU tensor (no copy when it is already contiguous)."""
+    return t.detach().contiguous().numpy()
+
+
+def _fused_setup(ctx, inputs, output) -> None:
+    ctx.save_for_backward(*inputs)
+
+
+def _fused_backward(ctx, g: torch.Tensor):
+    return torch.ops.neuronbench.aptx_fused_backward(*ctx.saved_tensors, g.contiguous())
+
+
+_aptx_fused.register_autograd(_fused_backward, setup_context=_fused_setup)
+
+
+def aptx_fused(x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
+    """The fused kernel on CPU tensors; elsewhere :func:`aptx_recompute` (same maths)."""
+    if x.device.type != "cpu":
+        return aptx_recompute(x, A, B, G)
+    return _aptx_fused(x, A, B, G)
+
+
+def kernel_name(impl: str, mode: str = "eager", device: torch.device | str = "cpu") -> str:
+    """What ``impl`` runs on ``device`` in either mode (the ``kernel`` column of result rows)."""
+    if impl == "fused":
+        return aptx_cpu.KERNEL_NAME if torch.device(device).type == "cpu" else "recompute"
+    return impl

@@ -19,7 +19,7 @@ from torch import nn
 from impls.common import dtype_table
 from impls.spec import LayerSpec, blocks
 from impls.torch import functional as AF
-from impls.torch.aptx import aptx_naive, aptx_recompute
+from impls.torch.aptx import aptx_fused, aptx_naive, aptx_recompute
 
 DTYPES: Mapping[str, torch.dtype] = dtype_table(float32=torch.float32, float64=torch.float64)
 
@@ -73,9 +73,9 @@ class APTxActivation(Block):
 class APTxLayer(Block):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         args = (x, self.param("alpha"), self.param("beta"), self.param("gamma"))
-        y = aptx_recompute(*args) if self.config["impl"] == "recompute" else aptx_naive(*args)
+        impl = {"fused": aptx_fused, "recompute": aptx_recompute, "naive": aptx_naive}[self.config["impl"]]
+        y = impl(*args)
         return y + self.param("delta") if self.config["use_delta"] else y
-
 
 class ActMix(Block):
     """Softmax(logits / T) mixture of basis functions per feature; T is state, set by trainers."""

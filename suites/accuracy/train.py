@@ -112,9 +112,9 @@ def device_name(framework: str) -> str:
 
 def _kernel(config: Mapping[str, Any]) -> str:
     """The implementation of the unit that ran (the APTx layer has several)."""
-    if config["unit"] == "aptx_layer":
-        return str(config["unit_config"].get("impl", "recompute"))
-    return "default"
+    import impls
+
+    return impls.kernel_name(config["unit"], config["framework"], config["mode"], **config["unit_config"])
 
 
 def run_trial(config: Mapping[str, Any]) -> list[dict[str, Any]]:

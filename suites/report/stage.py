@@ -12,6 +12,8 @@ Layout written::
     <out>/results/    accuracy_rows.csv (every row a table or figure uses), manifests.json (the
                       runs those rows came from), index.json (every file written, with sha256)
     <out>/equivalence/  the parity matrix, when suites.equivalence.report.write_report takes rows
+    <out>/tables/performance/, <out>/results/performance/
+                      the layer benchmark's table and the rows and manifests behind it
 
 Files in tables/, figures/ and results/ that this build did not write are removed, so a unit or
 protocol that left the results does not linger in the committed report.
@@ -209,6 +211,16 @@ def build_report(results_dir: Path | str | pd.DataFrame, out_dir: Path | str = "
         paths.append(_write_json(out_dir / "results" / name / "manifests.json",
                                  {r: by_run[r] for r in run_ids if r in by_run}))
     paths += _equivalence(rows[rows["suite"] == "equivalence"], out_dir / "equivalence", by_run)
+    performance = rows[rows["suite"] == "performance"]
+    if not performance.empty:
+        from suites.performance.table import write_layer_table
+
+        paths += write_layer_table(performance, out_dir)
+        run_ids = sorted({str(r) for r in performance["run_id"].dropna().unique()})
+        paths.append(tables.write_text(out_dir / "results" / "performance" / "layer_rows.csv",
+                                       _sorted_rows(performance).to_csv(index=False, lineterminator="\n")))
+        paths.append(_write_json(out_dir / "results" / "performance" / "manifests.json",
+                                 {r: by_run[r] for r in run_ids if r in by_run}))
 
     index = {str(p.relative_to(out_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
              for p in paths if p.is_relative_to(out_dir)}

@@ -17,7 +17,7 @@ from tests.conftest import require_framework, selected_frameworks
 #: module (under impls.<framework>) -> names every framework defines there.
 SHARED_NAMES: dict[str, tuple[str, ...]] = {
     "functional": ("stable_softmax", "tanh", "sigmoid", "sech2", "tanh_and_sech2"),
-    "aptx": ("aptx_recompute", "aptx_naive"),
+    "aptx": ("aptx_fused", "aptx_recompute", "aptx_naive", "kernel_name"),
     "device": ("MODES", "check_mode"),
     "units": ("DTYPES", "Block", "BLOCK_CLASSES", "build_block"),
     "models": ("Model", "build_model", "get_model_params", "set_model_params", "set_temperature"),
