@@ -92,6 +92,19 @@ def frameworks(value: str | Iterable[str] | None = None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(check_framework(n) for n in cleaned))
 
 
+def comma_list(value: str | None, option: str, command: str) -> list[str] | None:
+    """A ``--option a,b`` value as a list, duplicates removed (order kept); None stays None.
+
+    An explicit value that names nothing (``--units ,``) is refused rather than meaning "all".
+    """
+    if value is None:
+        return None
+    items = list(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+    if not items:
+        raise SystemExit(f"neuronbench {command}: --{option} is empty ({value!r}); give at least one name")
+    return items
+
+
 def add_arguments(parser: argparse.ArgumentParser, *, frameworks: bool = True, results: bool = True,
                   data: bool = False, reference: bool = False) -> None:
     """Add the shared options with the same names and help everywhere."""
@@ -115,6 +128,7 @@ __all__ = [
     "ENV_REFERENCE",
     "ENV_RESULTS",
     "add_arguments",
+    "comma_list",
     "data_root",
     "frameworks",
     "reference_root",

@@ -19,13 +19,9 @@ from suites.accuracy.train import ENV_EPOCH_LOG
 
 
 def _comma_list(value: str | None, what: str) -> list[str] | None:
-    """A comma list with duplicates removed (order kept); an empty list is an error."""
-    if value is None:
-        return None
-    items = list(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
-    if not items:
-        raise SystemExit(f"neuronbench accuracy: --{what} is empty ({value!r}); give at least one name")
-    return items
+    from suites.settings import comma_list
+
+    return comma_list(value, what, "accuracy")
 
 
 def add_common_run_options(parser: argparse.ArgumentParser) -> None:

@@ -13,12 +13,9 @@ from typing import Any
 
 
 def _names(value: str | None, what: str) -> list[str] | None:
-    if value is None:
-        return None
-    items = list(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
-    if not items:
-        raise SystemExit(f"neuronbench perf: --{what} is empty ({value!r})")
-    return items
+    from suites.settings import comma_list
+
+    return comma_list(value, what, "perf")
 
 
 def add_subparser(subparsers: Any) -> None:
