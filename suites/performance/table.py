@@ -70,8 +70,10 @@ def layer_table(rows: pd.DataFrame) -> tuple[pd.DataFrame, float]:
     table["time_vs_original"] = [
         row.forward_backward_ms / originals["forward_backward_ms"].get(row.unit, float("nan"))
         for row in table.itertuples()]
+    # A peak of 0 (the allocator reused memory freed during warm-up) gives no ratio.
+    original_peak = originals["peak_mib"].where(originals["peak_mib"] > 0)
     table["memory_vs_original"] = [
-        row.peak_mib / originals["peak_mib"].get(row.unit, float("nan")) for row in table.itertuples()]
+        row.peak_mib / original_peak.get(row.unit, float("nan")) for row in table.itertuples()]
     table.loc[table["variant"] == "original", "framework"] = "torch (original)"
     order = {u: i for i, u in enumerate(layer.NETWORKS)}
     table = table.sort_values(by=["unit", "variant", "framework", "kernel", "mode"],
