@@ -89,6 +89,28 @@ def rows_behind_report(accuracy: pd.DataFrame) -> pd.DataFrame:
     return _sorted_rows(accuracy[used])
 
 
+def portable_paths(value: Any) -> Any:
+    """``value`` with every absolute path made machine-neutral, for files committed to reports/.
+
+    Run manifests record where a run wrote (``results_dir``) and how it was called (``argv``)
+    with absolute paths, which name the machine, not the result. Inside a virtual environment
+    the path is kept from ``.nox``/``.venv`` on (``.nox/reproduce/bin/neuronbench``); any other
+    absolute path keeps its last component (``results``). The raw manifests in the results
+    store keep the full paths.
+    """
+    if isinstance(value, dict):
+        return {k: portable_paths(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable_paths(v) for v in value]
+    if isinstance(value, str) and value.startswith("/") and "\n" not in value and " " not in value:
+        parts = Path(value).parts
+        for marker in (".nox", ".venv"):
+            if marker in parts:
+                return str(Path(*parts[parts.index(marker):]))
+        return parts[-1] if len(parts) > 1 else value
+    return value
+
+
 def _write_json(path: Path, data: Any) -> Path:
     return tables.write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
@@ -209,7 +231,7 @@ def build_report(results_dir: Path | str | pd.DataFrame, out_dir: Path | str = "
         if missing:
             log.warning("no manifest for runs: %s", ", ".join(missing))
         paths.append(_write_json(out_dir / "results" / name / "manifests.json",
-                                 {r: by_run[r] for r in run_ids if r in by_run}))
+                                 portable_paths({r: by_run[r] for r in run_ids if r in by_run})))
     paths += _equivalence(rows[rows["suite"] == "equivalence"], out_dir / "equivalence", by_run)
     performance = rows[rows["suite"] == "performance"]
     if not performance.empty:
@@ -220,7 +242,7 @@ def build_report(results_dir: Path | str | pd.DataFrame, out_dir: Path | str = "
         paths.append(tables.write_text(out_dir / "results" / "performance" / "layer_rows.csv",
                                        _sorted_rows(performance).to_csv(index=False, lineterminator="\n")))
         paths.append(_write_json(out_dir / "results" / "performance" / "manifests.json",
-                                 {r: by_run[r] for r in run_ids if r in by_run}))
+                                 portable_paths({r: by_run[r] for r in run_ids if r in by_run})))
 
     index = {str(p.relative_to(out_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
              for p in paths if p.is_relative_to(out_dir)}
