@@ -132,10 +132,27 @@ def aptx_naive(x: jax.Array, A: jax.Array, B: jax.Array, G: jax.Array) -> jax.Ar
     return jnp.sum((A[None] + tanh(B[None] * xb)) * G[None] * xb, axis=2)
 
 
-# --- the fused CPU kernel (impls/kernels/aptx_cpu.py) through a host callback -----------------
-# jax.pure_callback runs the compiled NumPy kernel from inside jit (and eagerly): XLA sees one
-# opaque call per direction, so nothing is unrolled and compile time does not grow with the
-# batch. The custom_vjp keeps only the operands as residuals, like aptx_recompute.
+# --- the fused kernels: numba on CPU (host callback), Pallas on GPU ---------------------------
+# jax.pure_callback runs the compiled NumPy kernel (impls/kernels/aptx_cpu.py) from inside jit
+# (and eagerly): XLA sees one opaque call per direction, so nothing is unrolled and compile
+# time does not grow with the batch. The custom_vjp keeps only the operands as residuals, like
+# aptx_recompute. On a GPU the callback would copy every operand device -> host -> device, so
+# there aptx_fused runs the Pallas twin (impls/kernels/aptx_pallas.py) on the device instead.
+
+#: Values of ``jax.default_backend()`` for which the fused layer runs the Pallas kernel.
+GPU_BACKENDS = frozenset({"gpu", "cuda", "rocm"})
+
+
+def uses_pallas() -> bool:
+    """Whether the fused layer runs the Pallas kernel: JAX's default backend is a GPU.
+
+    Decided from ``jax.default_backend()`` when the layer is traced, not from the inputs'
+    devices: under ``jax.jit`` the inputs are tracers that carry no device, and the package
+    puts every array on the default device (:func:`impls.jax.device.default_device`), so the
+    default backend is where the traced computation runs.
+    """
+    return jax.default_backend() in GPU_BACKENDS
+
 
 def _host_forward(x, A, B, G):
     return aptx_cpu.forward(*(np.asarray(a) for a in (x, A, B, G)))
@@ -145,15 +162,29 @@ def _host_backward(x, A, B, G, g):
     return aptx_cpu.backward(*(np.asarray(a) for a in (x, A, B, G, g)))
 
 
-@jax.custom_vjp
 def aptx_fused(x: jax.Array, A: jax.Array, B: jax.Array, G: jax.Array) -> jax.Array:
-    """y[b,o] = sum_i (A + tanh(B x)) G x by the fused CPU kernel (no [batch, out, in] value)."""
+    """y[b,o] = sum_i (A + tanh(B x)) G x by a fused kernel (no [batch, out, in] value).
+
+    The numba CPU kernel through a host callback on CPU, the Pallas kernel on a GPU backend
+    (:func:`uses_pallas`; Pallas is imported only then). Both are custom VJPs whose residuals
+    are the four operands.
+    """
+    if uses_pallas():
+        from impls.kernels import aptx_pallas
+
+        return aptx_pallas.aptx_pallas(x, A, B, G)
+    return _aptx_host(x, A, B, G)
+
+
+@jax.custom_vjp
+def _aptx_host(x: jax.Array, A: jax.Array, B: jax.Array, G: jax.Array) -> jax.Array:
+    """The fused CPU kernel through ``jax.pure_callback``."""
     out = jax.ShapeDtypeStruct((x.shape[0], A.shape[0]), x.dtype)
     return jax.pure_callback(_host_forward, out, x, A, B, G)
 
 
 def _fused_fwd(x, A, B, G):
-    return aptx_fused(x, A, B, G), (x, A, B, G)
+    return _aptx_host(x, A, B, G), (x, A, B, G)
 
 
 def _fused_bwd(residuals, g):
@@ -162,9 +193,19 @@ def _fused_bwd(residuals, g):
     return jax.pure_callback(_host_backward, shapes, x, A, B, G, g.astype(x.dtype))
 
 
-aptx_fused.defvjp(_fused_fwd, _fused_bwd)
+_aptx_host.defvjp(_fused_fwd, _fused_bwd)
 
 
 def kernel_name(impl: str, mode: str = "eager") -> str:
-    """What ``impl`` runs in either mode (the ``kernel`` column of result rows)."""
-    return aptx_cpu.KERNEL_NAME if impl == "fused" else impl
+    """What ``impl`` runs in either mode (the ``kernel`` column of result rows).
+
+    ``"fused"`` is the Pallas kernel's name on a GPU backend and the CPU kernel's elsewhere,
+    by the same test as :func:`aptx_fused`.
+    """
+    if impl != "fused":
+        return impl
+    if uses_pallas():
+        from impls.kernels import aptx_pallas
+
+        return aptx_pallas.KERNEL_NAME
+    return aptx_cpu.KERNEL_NAME

@@ -104,8 +104,9 @@ class APTxActivation(Block):
 
 
 class APTxLayer(Block):
-    """impl="fused": the compiled CPU kernel through a host callback; impl="recompute": custom
-    VJP over chunked XLA ops; both keep no [batch, out, in] residual. impl="naive": autodiff."""
+    """impl="fused": the compiled CPU kernel through a host callback, or the Pallas kernel on a
+    GPU backend; impl="recompute": custom VJP over chunked XLA ops; both keep no
+    [batch, out, in] residual. impl="naive": autodiff."""
 
     def __call__(self, x: jax.Array) -> jax.Array:
         fn = {"fused": aptx_fused, "recompute": aptx_recompute, "naive": aptx_naive}[self.config["impl"]]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 
 from impls.kernels import aptx_cpu
+from impls.kernels import aptx_triton as triton_kernel  # the name aptx_triton is the function
 from impls.torch.functional import sech2
 
 #: Elements of one [chunk, out, in] temporary (4 MiB in float32).
@@ -88,8 +89,8 @@ def aptx_naive(x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, G: torch.Tenso
 
 # --- the fused CPU kernel (impls/kernels/aptx_cpu.py) as a torch custom op -------------------
 # A custom op is opaque to torch.compile: the graph holds one call, never an unrolled loop, so
-# compiled mode compiles in seconds at any batch size. On other devices than the CPU the layer
-# keeps the recompute formulation (the GPU kernel is a separate issue).
+# compiled mode compiles in seconds at any batch size. CUDA tensors get the Triton kernel
+# (below) where triton is installed; other devices keep the recompute formulation.
 
 @torch.library.custom_op("neuronbench::aptx_fused", mutates_args=(), device_types="cpu")
 def _aptx_fused(x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
@@ -129,15 +130,81 @@ def _fused_backward(ctx, g: torch.Tensor):
 _aptx_fused.register_autograd(_fused_backward, setup_context=_fused_setup)
 
 
+# --- the fused GPU kernel (impls/kernels/aptx_triton.py) as a torch custom op ----------------
+# Registered for every device, not only "cuda": the op itself is device-neutral glue, and on CPU
+# tensors it runs the kernels in Triton's interpreter (TRITON_INTERPRET=1), which is how the
+# tests exercise this exact glue without a GPU. Which device gets which kernel is decided once,
+# in _fused_backend; triton itself is imported on the first call, never here.
+
+@torch.library.custom_op("neuronbench::aptx_triton", mutates_args=())
+def _aptx_triton(x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
+    return triton_kernel.forward(x, A, B, G)
+
+
+@_aptx_triton.register_fake
+def _(x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
+    return x.new_empty((x.shape[0], A.shape[0]))
+
+
+@torch.library.custom_op("neuronbench::aptx_triton_backward", mutates_args=())
+def _aptx_triton_backward(x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, G: torch.Tensor,
+                          g: torch.Tensor, need_dx: bool
+                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    dx, dA, dB, dG = triton_kernel.backward(x, A, B, G, g, need_dx=need_dx)
+    # An op returns tensors, never None: without need_dx the dx kernel is skipped and this
+    # placeholder (never read: _triton_backward returns None for dx) takes its place.
+    return (dx if dx is not None else torch.empty_like(x)), dA, dB, dG
+
+
+@_aptx_triton_backward.register_fake
+def _(x, A, B, G, g, need_dx):
+    return torch.empty_like(x), torch.empty_like(A), torch.empty_like(B), torch.empty_like(G)
+
+
+def _triton_backward(ctx, g: torch.Tensor):
+    need_dx = ctx.needs_input_grad[0]
+    dx, dA, dB, dG = torch.ops.neuronbench.aptx_triton_backward(*ctx.saved_tensors, g.contiguous(), need_dx)
+    return (dx if need_dx else None), dA, dB, dG
+
+
+_aptx_triton.register_autograd(_triton_backward, setup_context=_fused_setup)
+
+
+def aptx_triton(x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
+    """The Triton kernel through its custom op and autograd formula, on any device.
+
+    What :func:`aptx_fused` runs on CUDA tensors. Called directly, it also takes CPU tensors
+    when the kernels run in Triton's interpreter (TRITON_INTERPRET=1), which is how the tests
+    cover the CUDA path on machines without a GPU; otherwise CPU tensors raise a ValueError.
+    """
+    return _aptx_triton(x, A, B, G)
+
+
+#: _fused_backend -> (function, kernel name)
+_FUSED = {
+    "numba": (_aptx_fused, aptx_cpu.KERNEL_NAME),
+    "triton": (aptx_triton, triton_kernel.KERNEL_NAME),
+    "recompute": (aptx_recompute, "recompute"),
+}
+
+
+def _fused_backend(device: torch.device | str) -> str:
+    """Which kernel impl='fused' runs on ``device``: the one rule aptx_fused and kernel_name share."""
+    kind = torch.device(device).type
+    if kind == "cpu":
+        return "numba"
+    if kind == "cuda" and triton_kernel.available():
+        return "triton"
+    return "recompute"
+
+
 def aptx_fused(x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
-    """The fused kernel on CPU tensors; elsewhere :func:`aptx_recompute` (same maths)."""
-    if x.device.type != "cpu":
-        return aptx_recompute(x, A, B, G)
-    return _aptx_fused(x, A, B, G)
+    """The fused kernel: numba on CPU tensors, Triton on CUDA ones, else :func:`aptx_recompute`."""
+    return _FUSED[_fused_backend(x.device)][0](x, A, B, G)
 
 
 def kernel_name(impl: str, mode: str = "eager", device: torch.device | str = "cpu") -> str:
     """What ``impl`` runs on ``device`` in either mode (the ``kernel`` column of result rows)."""
     if impl == "fused":
-        return aptx_cpu.KERNEL_NAME if torch.device(device).type == "cpu" else "recompute"
+        return _FUSED[_fused_backend(device)][1]
     return impl
