@@ -205,11 +205,12 @@ def test_diverged_trial_without_summary_rows_is_still_counted():
     assert tables.accuracy_cell(cell).endswith("(n=2); diverged 1/3")
 
 
-def test_committed_manifests_name_no_machine_path():
+def test_committed_manifests_name_no_machine_path(tmp_path):
     from suites.report.stage import portable_paths
 
-    manifest = {"argv": ["/home/u/proj/.nox/reproduce/bin/neuronbench", "--results-dir", "/home/u/proj/results"],
-                "run_config": {"results_dir": "/srv/x/results", "note": "a b /c"}, "n": 3}
+    proj = tmp_path / "proj"
+    manifest = {"argv": [str(proj / ".nox/reproduce/bin/neuronbench"), "--results-dir", str(proj / "results")],
+                "run_config": {"results_dir": str(tmp_path / "x" / "results"), "note": "a b /c"}, "n": 3}
     assert portable_paths(manifest) == {
         "argv": [".nox/reproduce/bin/neuronbench", "--results-dir", "results"],
         "run_config": {"results_dir": "results", "note": "a b /c"}, "n": 3}
