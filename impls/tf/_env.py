@@ -12,6 +12,8 @@ import logging
 import os
 import sys
 
+from impls.llvm_order import load_triton_first
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -61,6 +63,7 @@ def import_tensorflow() -> None:
     """
     if "tensorflow" in sys.modules or "jax" in sys.modules:
         return
+    load_triton_first()  # impls/llvm_order.py: triton's LLVM must load before TensorFlow's
     sys.modules["jax"] = None  # type: ignore[assignment]
     try:
         import tensorflow  # noqa: F401

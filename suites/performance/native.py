@@ -51,6 +51,10 @@ def _torch(module, x, upstream, mode):
     dtype = next((p.dtype for p in module.parameters()), torch.float32)
     xt = torch.from_numpy(np.ascontiguousarray(x)).to(dtype)
     gt = torch.from_numpy(np.ascontiguousarray(upstream)).to(dtype)
+    if mode != "eager":
+        from impls.torch.device import compile_settings
+
+        compile_settings()  # also refuses to compile where triton's import would abort
     fn = module if mode == "eager" else torch.compile(module, fullgraph=True)
 
     def forward():
