@@ -10,7 +10,8 @@ is with every CUDA build of torch: without this order, a run that touches the 't
 framework and then compiles a torch model dies without a Python traceback.
 
 So :mod:`impls.tf` calls :func:`load_triton_first` before it imports TensorFlow, and the torch
-twins call :func:`check_torch_compile_safe` before importing ``torch._dynamo``: when
+twins call :func:`check_dynamo_import_safe` before anything imports ``torch._dynamo``
+(``torch.compile``, and the first call of a torch custom op such as the fused APTx kernel): when
 TensorFlow came first by some other route, that raises a clear error instead of the abort.
 """
 
@@ -34,13 +35,14 @@ def load_triton_first() -> None:
     importlib.import_module(TRITON_NATIVE)
 
 
-def check_torch_compile_safe() -> None:
+def check_dynamo_import_safe() -> None:
     """Raise RuntimeError where importing ``torch._dynamo`` would abort the process."""
     if "torch._dynamo" in sys.modules or TRITON_NATIVE in sys.modules:
         return
     if "tensorflow" in sys.modules and _triton_installed():
         raise RuntimeError(
-            "torch.compile would abort this process: TensorFlow was imported before triton, and "
+            "torch would abort this process on importing triton (torch.compile and custom ops "
+            "import torch._dynamo, which imports triton): TensorFlow was imported before triton, and "
             "their two LLVM copies cannot then both load (LLVM ERROR: inconsistency in registered "
             "CommandLine options). Import impls.tf (which loads triton first) instead of "
             "tensorflow directly, or `import triton` before `import tensorflow`.")

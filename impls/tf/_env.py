@@ -61,9 +61,9 @@ def import_tensorflow() -> None:
     import); afterwards the marker is removed, so a later ``import jax`` works as usual. Only
     tf.lite's JAX conversion, which neuronbench never uses, loses its handle.
     """
+    load_triton_first()  # impls/llvm_order.py: triton's LLVM must load before TensorFlow's
     if "tensorflow" in sys.modules or "jax" in sys.modules:
         return
-    load_triton_first()  # impls/llvm_order.py: triton's LLVM must load before TensorFlow's
     sys.modules["jax"] = None  # type: ignore[assignment]
     try:
         import tensorflow  # noqa: F401

@@ -20,6 +20,7 @@ import torch
 
 from impls.kernels import aptx_cpu
 from impls.kernels import aptx_triton as triton_kernel  # the name aptx_triton is the function
+from impls.llvm_order import check_dynamo_import_safe
 from impls.torch.functional import sech2
 
 #: Elements of one [chunk, out, in] temporary (4 MiB in float32).
@@ -200,6 +201,7 @@ def _fused_backend(device: torch.device | str) -> str:
 
 def aptx_fused(x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
     """The fused kernel: numba on CPU tensors, Triton on CUDA ones, else :func:`aptx_recompute`."""
+    check_dynamo_import_safe()  # a custom op's first call imports torch._dynamo, hence triton
     return _FUSED[_fused_backend(x.device)][0](x, A, B, G)
 
 

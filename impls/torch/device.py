@@ -9,7 +9,7 @@ import torch
 
 from impls import common
 from impls.common import MODES
-from impls.llvm_order import check_torch_compile_safe
+from impls.llvm_order import check_dynamo_import_safe
 
 
 def parity_settings() -> None:
@@ -58,7 +58,7 @@ RECOMPILE_LIMIT = 1024
 
 def compile_settings() -> None:
     """Generous recompile limits, and an error (never a silent eager fallback) past them."""
-    check_torch_compile_safe()  # importing torch._dynamo imports triton (impls/llvm_order.py)
+    check_dynamo_import_safe()  # importing torch._dynamo imports triton (impls/llvm_order.py)
     import torch._dynamo.config as dynamo_config
 
     dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, RECOMPILE_LIMIT)
