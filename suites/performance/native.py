@@ -52,9 +52,9 @@ def _torch(module, x, upstream, mode):
     xt = torch.from_numpy(np.ascontiguousarray(x)).to(dtype)
     gt = torch.from_numpy(np.ascontiguousarray(upstream)).to(dtype)
     if mode != "eager":
-        from impls.torch.device import compile_settings
+        from impls.llvm_order import check_dynamo_import_safe
 
-        compile_settings()  # also refuses to compile where triton's import would abort
+        check_dynamo_import_safe()  # torch.compile imports triton: refuse where that would abort
     fn = module if mode == "eager" else torch.compile(module, fullgraph=True)
 
     def forward():
