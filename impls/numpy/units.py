@@ -26,15 +26,16 @@ import numpy as np
 from scipy import special
 
 from impls.common import dtype_table
+from impls.kernels import yat_cpu
 from impls.numpy import aptx
 from impls.numpy.functional import (
     col2im,
     im2col,
+    sech2,
     sigmoid,
     sigmoid_and_derivative,
     stable_softmax,
     stable_softmax_vjp,
-    tanh_and_sech2,
 )
 from impls.spec import LayerSpec, blocks
 
@@ -145,7 +146,7 @@ class APTxActivation(Block):
         x, t = cache
         a, b, gm = (self.param(k) for k in ("alpha", "beta", "gamma"))
         bx = b * x
-        _, s = tanh_and_sech2(bx)
+        s = sech2(bx)
         dx = g * gm * (a + t + bx * s)
         if not self.trainable:
             return dx, {}
@@ -210,28 +211,41 @@ class APTxLayer(Block):
 # ActMix
 
 
-def _basis(name: str, z: np.ndarray, omega: float, derivative: bool
-           ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Value (and derivative when asked) of one ActMix basis function."""
+def _basis_value(name: str, z: np.ndarray, omega: float) -> np.ndarray:
+    """One ActMix basis function at z (a fresh array, except the identity's z itself)."""
     if name == "sin":
-        wz = omega * z
-        return np.sin(wz), (omega * np.cos(wz) if derivative else None)
+        return np.sin(z if omega == 1.0 else omega * z)    # omega 1: the product is exact
     if name == "tanh":
-        t, s = tanh_and_sech2(z) if derivative else (np.tanh(z), None)
-        return t, s
+        return np.tanh(z)
     if name == "relu":
-        return np.maximum(z, 0.0), ((z > 0).astype(z.dtype) if derivative else None)
+        return np.maximum(z, 0.0)
     if name == "identity":
-        return z, (np.ones_like(z) if derivative else None)
+        return z
     if name == "sigmoid":
-        if not derivative:
-            return sigmoid(z), None
-        return sigmoid_and_derivative(z)
+        return sigmoid(z)
     if name == "silu":
-        if not derivative:
-            return z * sigmoid(z), None
+        return z * sigmoid(z)
+    raise ValueError(f"unit 'actmix': unknown basis {name!r}")  # pragma: no cover
+
+
+def _basis_derivative(name: str, z: np.ndarray, omega: float) -> np.ndarray | None:
+    """Derivative of one ActMix basis at z: None for the identity (it is 1), a boolean mask
+    for relu, so the caller adds or multiplies instead of forming ones or a float mask."""
+    if name == "sin":
+        if omega == 1.0:
+            return np.cos(z)
+        return omega * np.cos(omega * z)
+    if name == "tanh":
+        return sech2(z)
+    if name == "relu":
+        return z > 0
+    if name == "identity":
+        return None
+    if name == "sigmoid":
+        return sigmoid_and_derivative(z)[1]
+    if name == "silu":
         s, ds = sigmoid_and_derivative(z)
-        return z * s, s + z * ds
+        return s + z * ds
     raise ValueError(f"unit 'actmix': unknown basis {name!r}")  # pragma: no cover
 
 
@@ -264,22 +278,40 @@ class ActMix(Block):
 
     def _forward(self, x):
         coeff, top = stable_softmax(self.param("logits"), self.temperature, -1)
-        y = np.zeros_like(x)
-        for name, ck in zip(self.config["basis"], self._columns(coeff, x.ndim), strict=True):
-            value, _ = _basis(name, x, self.config["omega_0"], derivative=False)
-            y += ck * value
-        return y, (x, coeff, top, self.temperature)
+        y = np.empty_like(x)
+        values = []   # kept for the backward pass (the coefficient gradients), K arrays like x
+        for k, (name, ck) in enumerate(zip(self.config["basis"], self._columns(coeff, x.ndim),
+                                           strict=True)):
+            value = _basis_value(name, x, self.config["omega_0"])
+            values.append(value)
+            if k == 0:
+                np.multiply(ck, value, out=y)
+            else:
+                y += ck * value
+        return y, (x, values, coeff, top, self.temperature)
+
+    def _per_feature_sum(self, g: np.ndarray, value: np.ndarray) -> np.ndarray:
+        """sum of g * value over every axis but the feature axis (one einsum pass for 2-D)."""
+        axis = self.config["axis"] % g.ndim
+        if g.ndim == 2:
+            return np.einsum("bf,bf->f" if axis == 1 else "fb,fb->f", g, value)
+        return _sum_except(g * value, axis)
 
     def _backward(self, cache, g):
-        x, coeff, top, temperature = cache
-        axis = self.config["axis"]
+        x, values, coeff, top, temperature = cache
         dx = np.zeros_like(x)
         dcoeff = np.empty_like(coeff)
         for k, (name, ck) in enumerate(zip(self.config["basis"], self._columns(coeff, x.ndim),
                                            strict=True)):
-            value, deriv = _basis(name, x, self.config["omega_0"], derivative=True)
-            dx += ck * deriv
-            dcoeff[:, k] = _sum_except(g * value, axis)
+            deriv = _basis_derivative(name, x, self.config["omega_0"])
+            if deriv is None:
+                dx += ck
+            elif deriv.dtype == bool:
+                dx += ck * deriv
+            else:
+                deriv *= ck
+                dx += deriv
+            dcoeff[:, k] = self._per_feature_sum(g, values[k])
         dx *= g
         dlogits = stable_softmax_vjp(coeff, dcoeff, top, temperature, -1)
         return dx, {"logits": dlogits}
@@ -300,23 +332,34 @@ class LearnableSELU(Block):
 
     _NAMES = ("lambda", "alpha", "beta", "gamma", "omega")
 
+    #: |omega x| from which float32 sin/cos get the rounding-residual correction (below it the
+    #: residual is under 4.8e-7 rad, at the level of float32 rounding of the result itself).
+    _CORRECT_FROM = 8.0
+
     def _sin_cos(self, om: np.ndarray, xn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """sin(omega x) and cos(omega x), accurate in float32 for large |x|.
 
         In float32 the product omega x is rounded to half an ulp (8e-6 rad at |omega x| = 200),
         and the omega gradient multiplies cos(omega x) by x, so that rounding alone can exceed
         the gradient tolerance at |x| = 100. The product of two float32 numbers is exact in
-        float64, so the rounding residual r = omega x - fl(omega x) is formed there (the one
-        place this backend touches float64 for a float32 layer; no reduction, a [.., F]
-        temporary) and sin/cos are corrected to first order: sin(h + r) = sin h + r cos h.
+        float64, so the rounding residual r = omega x - fl(omega x) is formed there and sin/cos
+        are corrected to first order: sin(h + r) = sin h + r cos h. Only the elements with
+        |omega x| >= 8 are corrected (gathered, usually none): below that r is under float32
+        rounding of the result, and converting every element to float64 cost more than the
+        rest of the layer.
         """
         wx = om * xn
         s, c = np.sin(wx), np.cos(wx)
         if self.dtype == np.float32:
-            residual = np.float64(om) * xn.astype(np.float64) - wx.astype(np.float64)
-            r = residual.astype(np.float32)
-            r[~np.isfinite(r)] = 0.0
-            s, c = s + r * c, c - r * s
+            with np.errstate(invalid="ignore"):
+                far = np.abs(wx) >= self._CORRECT_FROM
+            if far.any():
+                residual = (np.float64(om) * xn[far].astype(np.float64)
+                            - wx[far].astype(np.float64)).astype(np.float32)
+                residual[~np.isfinite(residual)] = 0.0
+                s_far, c_far = s[far], c[far]
+                s[far] = s_far + residual * c_far
+                c[far] = c_far - residual * s_far
         return s, c
 
     def _forward(self, x):
@@ -326,27 +369,39 @@ class LearnableSELU(Block):
         with np.errstate(over="ignore", invalid="ignore"):
             e = np.exp(be * xn)
             sin, cos = self._sin_cos(om, xn)
-            neg_inner = al * (e - 1.0) + ga * sin
-            y = np.where(pos, lam * x, lam * neg_inner)
-        return y, (x, pos, xn, e, sin, cos, neg_inner)
+            em1 = e - 1.0
+            neg_inner = al * em1 + ga * sin
+            if self.config["safe"]:
+                # On min(x, 0) the negative branch is exactly 0 where x > 0 (e = 1, sin 0 = 0)
+                # and max(x, 0) is 0 where x <= 0, so their sum is the select without a where
+                # (np.where on float32 costs ten times a multiply).
+                y = lam * (np.maximum(x, 0.0) + neg_inner)
+            else:
+                y = np.where(pos, lam * x, lam * neg_inner)
+        return y, (x, pos, xn, e, em1, sin, cos, neg_inner)
 
     def _backward(self, cache, g):
-        x, pos, xn, e, sin, co, neg_inner = cache
+        x, pos, xn, e, em1, sin, co, neg_inner = cache
         lam, al, be, ga, om = (self.param(k) for k in self._NAMES)
         # Gradients as an autodiff of the where would form them: each branch's contribution is
         # the upstream masked to where that branch is selected, times the branch derivative.
         # With safe=True every factor is finite; with safe=False 0 * inf gives the original NaN.
-        g_pos = np.where(pos, g, 0.0)
+        # The mask is a multiply by the 0/1 selection (exact for finite upstream), not a where.
+        g_pos = g * pos if self.config["safe"] else np.where(pos, g, 0.0)
         g_neg = g - g_pos
         with np.errstate(over="ignore", invalid="ignore"):
-            dx = g_pos * lam + g_neg * (lam * (al * be * e + ga * om * co))
             lg = g_neg * lam
+            slope = (al * be) * e           # scalar products first: one array pass each
+            slope += (ga * om) * co
+            dx = lam * g_pos
+            dx += lg * slope
+            lgx = lg * xn                   # shared by the beta and omega gradients
             grads = {
                 "lambda": self._scalar(np.sum(g_pos * x) + np.sum(g_neg * neg_inner)),
-                "alpha": self._scalar(np.sum(lg * (e - 1.0))),
-                "beta": self._scalar(np.sum(lg * xn * e) * al),
+                "alpha": self._scalar(np.sum(lg * em1)),
+                "beta": self._scalar(np.sum(lgx * e) * al),
                 "gamma": self._scalar(np.sum(lg * sin)),
-                "omega": self._scalar(np.sum(lg * xn * co) * ga),
+                "omega": self._scalar(np.sum(lgx * co) * ga),
             }
         return dx, grads
 
@@ -423,7 +478,7 @@ class GELU(Block):
     def _backward(self, cache, g):
         if self.config["approximate"]:
             x, u, t = cache
-            _, s = tanh_and_sech2(u)
+            s = sech2(u)
             du = _GELU_K * (1.0 + 3.0 * _GELU_C * x * x)
             return g * (0.5 * (1.0 + t) + 0.5 * x * s * du), {}
         x, cdf = cache
@@ -436,7 +491,7 @@ class Tanh(Block):
         return np.tanh(x), x
 
     def _backward(self, x, g):
-        _, s = tanh_and_sech2(x)
+        s = sech2(x)
         return g * s, {}
 
 
@@ -537,43 +592,49 @@ class YatDense(Block):
         c = self.config
         paper = c["semantics"] == "dl2-paper"
         bias = self.param("bias") if c["bias"] else None
-        if c["spherical"]:
-            xh, x_norm = _normalise_rows(x)
-            wh, w_norm = _normalise_rows(W)
-            x_sq = w_sq = 1.0
-        else:
-            xh, wh, x_norm, w_norm = x, W, None, None
-            x_sq = np.sum(x * x, axis=1, keepdims=True)
-            w_sq = np.sum(W * W, axis=1)
+        if not c["spherical"]:
+            # The fused passes of impls/kernels/yat_cpu.py (one compiled pass between the BLAS
+            # products instead of ~20 array operations); the paper form adds its bias outside.
+            scale, _ = self._scale()
+            y, kept = yat_cpu.forward(x, W, None if paper else bias, c["epsilon"], scale)
+            if paper and bias is not None:
+                y += bias
+            return y, ("fused", x, kept)
+        # Spherical: x and w on the unit sphere, so |x|^2 = |w|^2 = 1 in the distance.
+        xh, x_norm = _normalise_rows(x)
+        wh, w_norm = _normalise_rows(W)
         dot = xh @ wh.T
-        numerator = dot + bias if (bias is not None and not paper) else dot
-        ratio, dist, positive = _yat_scores(dot, x_sq, w_sq, numerator, c["epsilon"])
+        numerator = dot + bias if bias is not None else dot
+        ratio, dist, positive = _yat_scores(dot, 1.0, 1.0, numerator, c["epsilon"])
         scale, _ = self._scale()
         y = scale * ratio
-        if paper and bias is not None:
-            y = y + bias
-        return y, (x, xh, wh, x_norm, w_norm, numerator, ratio, dist, positive)
+        return y, ("spherical", x, xh, wh, x_norm, w_norm, numerator, ratio, dist, positive)
 
     def _backward(self, cache, g):
-        x, xh, wh, x_norm, w_norm, numerator, ratio, dist, positive = cache
         W = self.param("weight")
         c = self.config
         paper = c["semantics"] == "dl2-paper"
         scale, dlog = self._scale()
-        g_num, g_dot, g_dist = _yat_score_grads(g, scale, numerator, ratio, dist, positive)
-        if c["spherical"]:
-            # dist = 2 - 2 x^.w^ on (assumed) unit vectors: only the dot product carries gradient.
-            dx = _normalise_rows_backward(x, x_norm, g_dot @ wh)
-            dW = _normalise_rows_backward(W, w_norm, g_dot.T @ xh)
-        else:
-            dx = g_dot @ W + 2.0 * x * np.sum(g_dist, axis=1, keepdims=True)
-            dW = g_dot.T @ x + 2.0 * W * np.sum(g_dist, axis=0)[:, None]
+        if cache[0] == "fused":
+            _, x, kept = cache
+            bias = self.param("bias") if (c["bias"] and not paper) else None
+            dx, dW, d_bias, d_scale = yat_cpu.backward(x, W, bias, c["epsilon"], scale, kept, g)
+            grads = {"weight": dW}
+            if c["bias"]:
+                grads["bias"] = g.sum(axis=0) if paper else d_bias
+            if "alpha" in self.params:
+                grads["alpha"] = self._scalar(d_scale * scale * dlog if paper else d_scale)
+            return dx, grads
+        _, x, xh, wh, x_norm, w_norm, numerator, ratio, dist, positive = cache
+        g_num, g_dot, _ = _yat_score_grads(g, scale, numerator, ratio, dist, positive)
+        # dist = 2 - 2 x^.w^ on (assumed) unit vectors: only the dot product carries gradient.
+        dx = _normalise_rows_backward(x, x_norm, g_dot @ wh)
+        dW = _normalise_rows_backward(W, w_norm, g_dot.T @ xh)
         grads = {"weight": dW}
         if c["bias"]:
-            grads["bias"] = (g if paper else g_num).sum(axis=0)
+            grads["bias"] = g_num.sum(axis=0)
         if "alpha" in self.params:
-            d_scale = np.sum(g * ratio)
-            grads["alpha"] = self._scalar(d_scale * scale * dlog if paper else d_scale)
+            grads["alpha"] = self._scalar(np.sum(g * ratio))
         return dx, grads
 
 

@@ -82,8 +82,11 @@ def _jax(layer, x, upstream, mode):
         return nnx.merge(graphdef, ps, rest)(xs)
 
     def pullback(xs, ps, g):
-        _, back = jax.vjp(apply, xs, ps)
-        return back(g)
+        # The output is returned too: a pullback alone lets XLA drop the forward pass as dead
+        # code under jit (a custom_vjp's residuals need not include it), and training always
+        # needs the forward value (the loss). Every other framework computes it as well.
+        y, back = jax.vjp(apply, xs, ps)
+        return y, back(g)
 
     fwd, bwd = (jax.jit(apply), jax.jit(pullback)) if mode == "compiled" else (apply, pullback)
 

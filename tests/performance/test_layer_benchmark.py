@@ -69,3 +69,27 @@ def test_table_ratios_use_the_same_run_baselines() -> None:
     assert fused["forward_backward_iqr_ms"] == pytest.approx(120.0)
     original = table[table["kernel"] == "aptx_neuron.aptx_layer"].iloc[0]
     assert original["framework"] == "torch (original)"
+
+
+def test_jax_compiled_forward_backward_keeps_the_forward_pass() -> None:
+    """Under jit a bare pullback lets XLA drop the forward as dead code (the fused kernel's
+    custom_vjp does not need its output), which timed the backward alone as forward +
+    backward. The timed call returns the output, so the forward is computed, as in training."""
+    import numpy as np
+
+    import impls
+    from impls.spec import LayerSpec
+    from suites.performance.native import native_calls
+    from tests.conftest import require_framework
+
+    require_framework("jax")
+    spec = LayerSpec("aptx_layer", impls.spec.resolve_config(
+        "aptx_layer", {"in_features": 6, "out_features": 3, "impl": "fused"}))
+    model = impls.build_model([spec], "jax", seed=0, dtype="float32")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    g = rng.standard_normal((4, 3)).astype(np.float32)
+    forward, forward_backward = native_calls("jax", model, x, g, "compiled")
+    y, (dx, _) = forward_backward()
+    np.testing.assert_allclose(np.asarray(y), np.asarray(forward()), rtol=1e-6)
+    assert np.asarray(dx).shape == x.shape
