@@ -23,19 +23,8 @@ from typing import Any
 
 _PROBE = textwrap.dedent('''
     import json, time
-    import numba, numpy as np
-    from impls.kernels._aptx_numba import tanh_f32, FASTMATH
-
-    @numba.njit(parallel=True, fastmath=FASTMATH, error_model="numpy")
-    def tanh_sweeps(a, out, sweeps):
-        n_threads = out.shape[0]
-        for t in numba.prange(n_threads):
-            acc = np.float32(0.0)
-            for s in range(sweeps):
-                scale = np.float32(1.0) + np.float32(s) * np.float32(1e-7)
-                for i in range(a.shape[0]):
-                    acc += tanh_f32(a[i] * scale)
-            out[t] = acc
+    import numpy as np
+    from suites.performance.tanh_probe import tanh_per_s
 
     def best(fn, reps=5):
         fn(); times = []
@@ -43,12 +32,7 @@ _PROBE = textwrap.dedent('''
             t0 = time.perf_counter(); fn(); times.append(time.perf_counter() - t0)
         return min(times)
 
-    threads = numba.get_num_threads()
-    a = np.random.default_rng(0).standard_normal(4096).astype(np.float32)
-    out = np.zeros(threads, np.float32)
-    sweeps = 4000
-    t = best(lambda: tanh_sweeps(a, out, sweeps))
-    result = {"tanh_per_s": threads * sweeps * a.size / t}
+    result = {"tanh_per_s": tanh_per_s()}
     big = np.random.default_rng(1).standard_normal(1 << 22).astype(np.float32)
     result["numpy_tanh_per_s"] = big.size / best(lambda: np.tanh(big))
     m = np.random.default_rng(2).standard_normal((1024, 1024)).astype(np.float32)

@@ -61,7 +61,7 @@ ORIGINALS: Mapping[str, str] = {
 _PROBE = textwrap.dedent('''
     import json, re, statistics, sys, time
     config = json.loads(sys.argv[1])
-    from suites.performance.layer import build_calls
+    from suites.performance.layer import build_calls, pairing
     t0 = time.perf_counter()
     forward, forward_backward = build_calls(config)
     forward(); forward_backward()                       # warm-up: compiles in compiled mode
@@ -79,14 +79,54 @@ _PROBE = textwrap.dedent('''
     forward_backward()
     peak = status("VmHWM") - baseline
     out = {"compile_s": compile_s, "peak_memory_bytes": max(0, peak)}
+
+    def summary(values):
+        q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
+        return {"median": statistics.median(values), "q1": q[0], "q3": q[2], "n": len(values)}
+
+    def timed(fn):
+        start = time.perf_counter(); fn(); return time.perf_counter() - start
+
     for name, fn in (("forward_s", forward), ("forward_backward_s", forward_backward)):
-        times = []
-        for _ in range(config["repeats"]):
-            start = time.perf_counter(); fn(); times.append(time.perf_counter() - start)
-        q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
-        out[name] = {"median": statistics.median(times), "q1": q[0], "q3": q[2], "n": len(times)}
+        out[name] = summary([timed(fn) for _ in range(config["repeats"])])
+    # Paired references, timed alternately with the case in this process (see pairing()).
+    for name, reference, scale in pairing(config):
+        reference(); reference()
+        out[name] = summary([timed(forward_backward) / (scale * timed(reference))
+                             for _ in range(config["repeats"])])
     print("NEURONBENCH_LAYER " + json.dumps(out))
 ''')
+
+#: Result metrics of the paired ratios (``pairing``), each a median over alternating pairs.
+PAIRED_METRICS = ("forward_backward_vs_linear_relu", "forward_backward_vs_roofline")
+
+
+def pairing(config: Mapping[str, Any]) -> list[tuple[str, Any, float]]:
+    """(metric, reference call, scale) for the ratios measured alternately inside the probe.
+
+    Timings on the shared two-core machine drift by up to 1.5x within minutes, so a ratio of
+    two cases measured in different processes minutes apart moves by as much. Each of our
+    cases therefore also times, call by call in alternation with its own forward + backward,
+
+    * the Linear + ReLU network of the same framework and mode (``..._vs_linear_relu``);
+    * for the APTx layer, a sweep of the kernel's tanh over B*O*I evaluations, so the ratio to
+      the roofline 2 B*O*I / tanh_rate is t / (2 t_sweep) (``..._vs_roofline``),
+
+    and reports the median of the per-pair ratios: drift slower than one pair cancels.
+    """
+    if config["source"] != "ours":
+        return []
+    pairs = []
+    if config["unit"] != "linear_relu":
+        _, baseline = build_calls({**config, "unit": "linear_relu"})
+        pairs.append(("forward_backward_vs_linear_relu", baseline, 1.0))
+    if config["unit"] == "aptx_layer":
+        from suites.performance.tanh_probe import sweep_call
+
+        sweep, count = sweep_call(config["batch"] * OUT_FEATURES * IN_FEATURES)
+        scale = 2.0 * config["batch"] * OUT_FEATURES * IN_FEATURES / count  # roofline / t_sweep
+        pairs.append(("forward_backward_vs_roofline", sweep, scale))
+    return pairs
 
 
 def build_calls(config: Mapping[str, Any]):
@@ -157,6 +197,12 @@ def rows_from(config: Mapping[str, Any], result: Mapping[str, Any]) -> list[dict
         rows.append({**base, "metric": metric, "value": float(stats["median"]), "detail": detail})
     rows.append({**base, "metric": "peak_memory_bytes", "value": float(result["peak_memory_bytes"]),
                  "detail": f"batch={config['batch']}"})
+    for metric in PAIRED_METRICS:
+        if metric in result:
+            stats = result[metric]
+            rows.append({**base, "metric": metric, "value": float(stats["median"]),
+                         "detail": f"q1={stats['q1']!r} q3={stats['q3']!r} n={stats['n']} "
+                                   f"batch={config['batch']} paired"})
     return rows
 
 

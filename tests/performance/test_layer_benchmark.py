@@ -22,9 +22,20 @@ def test_a_small_run_writes_rows_and_the_report_table(tmp_path) -> None:
     rows = load_results(results, suite="performance")
     cases = rows[rows["protocol"] == "layer"]
     assert set(cases["kernel"]) == {"default", "fused-numba", "recompute"}
-    assert set(cases["metric"]) == {"forward_s", "forward_backward_s", "peak_memory_bytes"}
+    assert set(cases["metric"]) == {"forward_s", "forward_backward_s", "peak_memory_bytes",
+                                    *layer.PAIRED_METRICS}
     timed = cases[cases["metric"] != "peak_memory_bytes"]
     assert (timed["value"] > 0).all()
+    # Paired ratios: every case of ours against Linear + ReLU, APTx also against the roofline.
+    paired = cases[cases["metric"].isin(layer.PAIRED_METRICS)]
+    assert set(paired.loc[paired["metric"] == "forward_backward_vs_linear_relu", "unit"]) == {"aptx_layer"}
+    assert set(paired.loc[paired["metric"] == "forward_backward_vs_roofline", "kernel"]) == {
+        "fused-numba", "recompute"}
+    table, _ = layer_table(rows)
+    fused = table[table["kernel"] == "fused-numba"].iloc[0]
+    fused_rows = paired[paired["kernel"] == "fused-numba"].set_index("metric")["value"]
+    assert fused["vs_roofline"] == pytest.approx(fused_rows["forward_backward_vs_roofline"])
+    assert fused["vs_linear_relu"] == pytest.approx(fused_rows["forward_backward_vs_linear_relu"])
     ceilings = rows[rows["protocol"] == "ceiling"]
     assert (ceilings.set_index("metric")["value"] > 0).all()
     build_report(results, tmp_path / "reports")
