@@ -39,8 +39,6 @@ _EXPORTS: dict[str, str] = {
     "load_cifar10": "loaders",
     "load_magic": "loaders",
     "load_mnist": "loaders",
-    "OneHotEncoder": "preprocess",
-    "StandardScaler": "preprocess",
     "channel_stats": "preprocess",
     "normalize_mnist": "preprocess",
     "random_crop_flip": "preprocess",
@@ -72,9 +70,7 @@ __all__ = [
     "DownloadError",
     "Fold",
     "MissingDataError",
-    "OneHotEncoder",
     "Source",
-    "StandardScaler",
     "TabularData",
     "UnsafeArchiveError",
     "add_validation",
@@ -130,8 +126,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .fetch import fetch_dataset, fetch_file
     from .loaders import load, load_adult, load_ccpp, load_cifar10, load_magic, load_mnist
     from .preprocess import (
-        OneHotEncoder,
-        StandardScaler,
         channel_stats,
         normalize_mnist,
         random_crop_flip,

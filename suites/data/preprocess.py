@@ -1,5 +1,5 @@
-"""Framework-neutral preprocessing in NumPy: scaling, one-hot encoding, image normalisation and
-the CIFAR-10 augmentation.
+"""Framework-neutral preprocessing in NumPy: image normalisation and the CIFAR-10 augmentation
+(tabular scaling and encoding are scikit-learn's, in ``TabularData.prepare``).
 
 Everything here is deterministic: fitted statistics are computed in float64, image lookup tables
 are built once per dataset, and the augmentation draws its randomness from a seeded PCG64 bit
@@ -10,7 +10,6 @@ fed from these arrays sees the same numbers.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,85 +18,8 @@ MNIST_STD = 0.3081
 
 
 # ------------------------------------------------------------------------------ tabular tools
-@dataclass
-class StandardScaler:
-    """Column standardisation ``(x - mean) / scale`` with population std (ddof 0); a constant
-    column gets scale 1 (as scikit-learn's ``StandardScaler``). Statistics are float64."""
-
-    mean_: np.ndarray | None = None
-    scale_: np.ndarray | None = None
-
-    def fit(self, x: np.ndarray) -> StandardScaler:
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim == 1:
-            x = x[:, None]
-        if x.shape[0] == 0:
-            raise ValueError("cannot fit a StandardScaler on zero rows")
-        if not np.isfinite(x).all():
-            raise ValueError("StandardScaler.fit: non-finite values (drop missing rows first)")
-        self.mean_ = x.mean(axis=0)
-        std = x.std(axis=0)
-        self.scale_ = np.where(std > 0, std, 1.0)
-        return self
-
-    def _check(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.mean_ is None or self.scale_ is None:
-            raise RuntimeError("StandardScaler is not fitted")
-        return self.mean_, self.scale_
-
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        mean, scale = self._check()
-        x = np.asarray(x, dtype=np.float64)
-        out = (x.reshape(x.shape[0], -1) - mean) / scale
-        return out.reshape(x.shape)
-
-    def inverse_transform(self, z: np.ndarray) -> np.ndarray:
-        mean, scale = self._check()
-        z = np.asarray(z, dtype=np.float64)
-        return (z.reshape(z.shape[0], -1) * scale + mean).reshape(z.shape)
-
-    def fit_transform(self, x: np.ndarray) -> np.ndarray:
-        return self.fit(x).transform(x)
-
-
-@dataclass
-class OneHotEncoder:
-    """One-hot encoding of string columns. Categories are the sorted distinct values seen in
-    :meth:`fit` (or given); unknown values at transform time give an all-zero block (as
-    scikit-learn's ``handle_unknown='ignore'``)."""
-
-    categories_: list[np.ndarray] = field(default_factory=list)
-
-    def fit(self, x: np.ndarray) -> OneHotEncoder:
-        x = np.asarray(x)
-        self.categories_ = [np.unique(x[:, j]) for j in range(x.shape[1])]
-        return self
-
-    @property
-    def width(self) -> int:
-        return int(sum(len(c) for c in self.categories_))
-
-    def transform(self, x: np.ndarray, dtype: np.dtype | type = np.float64) -> np.ndarray:
-        x = np.asarray(x)
-        if x.shape[1] != len(self.categories_):
-            raise ValueError(f"expected {len(self.categories_)} columns, got {x.shape[1]}")
-        out = np.zeros((x.shape[0], self.width), dtype=dtype)
-        offset = 0
-        rows = np.arange(x.shape[0])
-        for j, cats in enumerate(self.categories_):
-            pos = np.searchsorted(cats, x[:, j])
-            pos_clipped = np.minimum(pos, len(cats) - 1)
-            known = cats[pos_clipped] == x[:, j] if len(cats) else np.zeros(len(rows), bool)
-            out[rows[known], offset + pos_clipped[known]] = 1
-            offset += len(cats)
-        return out
-
-    def feature_names(self, columns: Sequence[str]) -> tuple[str, ...]:
-        return tuple(
-            f"{col}={value}"
-            for col, cats in zip(columns, self.categories_, strict=True)
-            for value in cats
-        )
+# Scaling and one-hot encoding of the UCI tables are scikit-learn's StandardScaler and
+# OneHotEncoder, fitted in :meth:`suites.data.dataset.TabularData.prepare`.
 
 
 # ------------------------------------------------------------------------------------- images
@@ -204,8 +126,6 @@ def random_crop_flip(
 __all__ = [
     "MNIST_MEAN",
     "MNIST_STD",
-    "OneHotEncoder",
-    "StandardScaler",
     "channel_stats",
     "mnist_lut",
     "normalize_mnist",

@@ -1,8 +1,10 @@
 """Seeded splits and folds, and their storage next to the results.
 
-Randomness comes from ``PCG64(SeedSequence(seed))`` raw 64-bit outputs turned into permutations by
-a stable argsort, so the same seed gives the same indices on every platform and NumPy version (no
-dependence on ``Generator.permutation``'s algorithm). Fold files are what makes every framework and
+Folds and splits are scikit-learn's (``KFold``, ``StratifiedKFold``, ``train_test_split``),
+seeded with an integer ``random_state``; :func:`permutation` (subsets, batch orders) comes from
+``PCG64(SeedSequence(seed))`` raw outputs and a stable argsort, stable across NumPy versions.
+scikit-learn's shuffles are NumPy's ``RandomState``, which NumPy keeps stable; the fold files
+record the exact indices anyway. Fold files are what makes every framework and
 baseline see identical folds: the protocol saves them once (:func:`save_folds`) next to its results
 and every consumer reads them back (:func:`load_folds`).
 """
@@ -61,65 +63,33 @@ def permutation(n: int, seed: int | Sequence[int]) -> np.ndarray:
 
 
 def kfold_indices(n: int, k: int, seed: int, *, shuffle: bool = True) -> list[Fold]:
-    """K folds over ``range(n)``: fold sizes differ by at most one (the first ``n % k`` folds get
-    one more row); each row is in exactly one test part."""
+    """K folds over ``range(n)`` (scikit-learn's ``KFold``): fold sizes differ by at most one
+    (the first ``n % k`` folds get one more row); each row is in exactly one test part."""
+    from sklearn.model_selection import KFold
+
+    _check_k(n, k)
+    splitter = KFold(n_splits=k, shuffle=shuffle, random_state=seed if shuffle else None)
+    return [Fold(i, _sorted(train), _sorted(test))
+            for i, (train, test) in enumerate(splitter.split(np.zeros((n, 1))))]
+
+
+def _check_k(n: int, k: int) -> None:
     if k < 2:
         raise ValueError("k must be at least 2")
     if n < k:
         raise ValueError(f"cannot make {k} folds from {n} rows")
-    order = permutation(n, seed) if shuffle else np.arange(n, dtype=np.int64)
-    sizes = np.full(k, n // k, dtype=np.int64)
-    sizes[: n % k] += 1
-    bounds = np.concatenate([[0], np.cumsum(sizes)])
-    folds = []
-    for i in range(k):
-        test = order[bounds[i] : bounds[i + 1]]
-        train = np.concatenate([order[: bounds[i]], order[bounds[i + 1] :]])
-        folds.append(Fold(i, _sorted(train), _sorted(test)))
-    return folds
-
-
-def _class_order(y: np.ndarray, seed: int) -> np.ndarray:
-    """Row indices grouped by class (classes in sorted order), shuffled within each class."""
-    classes, inverse = np.unique(y, return_inverse=True)
-    parts = []
-    for c in range(classes.size):
-        members = np.flatnonzero(inverse == c)
-        parts.append(members[permutation(members.size, [seed, c])])
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def stratified_kfold_indices(y: np.ndarray | Sequence[Any], k: int, seed: int) -> list[Fold]:
-    """K folds whose test parts keep the class proportions: rows are shuffled within each class,
-    laid out class after class, and dealt to the folds in turn. Per class, fold counts differ by
-    at most one; total fold sizes differ by at most one."""
+    """K shuffled folds whose test parts keep the class proportions (scikit-learn's
+    ``StratifiedKFold``): per class, fold counts differ by at most one."""
+    from sklearn.model_selection import StratifiedKFold
+
     y = np.asarray(y)
-    n = y.shape[0]
-    if k < 2:
-        raise ValueError("k must be at least 2")
-    if n < k:
-        raise ValueError(f"cannot make {k} folds from {n} rows")
-    order = _class_order(y, seed)
-    assignment = np.empty(n, dtype=np.int64)
-    assignment[order] = np.arange(n) % k
-    folds = []
-    for i in range(k):
-        test = np.flatnonzero(assignment == i)
-        train = np.flatnonzero(assignment != i)
-        folds.append(Fold(i, _sorted(train), _sorted(test)))
-    return folds
-
-
-def _largest_remainder(counts: np.ndarray, total: int) -> np.ndarray:
-    """Split ``total`` over groups proportionally to ``counts`` (integer, sums to ``total``)."""
-    if counts.sum() == 0:
-        return np.zeros_like(counts)
-    exact = counts * (total / counts.sum())
-    base = np.floor(exact).astype(np.int64)
-    rest = total - base.sum()
-    order = np.argsort(-(exact - base), kind="stable")
-    base[order[:rest]] += 1
-    return np.minimum(base, counts)
+    _check_k(y.shape[0], k)
+    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    return [Fold(i, _sorted(train), _sorted(test))
+            for i, (train, test) in enumerate(splitter.split(np.zeros((y.shape[0], 1)), y))]
 
 
 def train_val_test_split(
@@ -134,37 +104,26 @@ def train_val_test_split(
 
     ``test_fraction`` and ``val_fraction`` are fractions of all ``n`` rows (sizes rounded to the
     nearest integer); with ``stratify`` (class labels) each part keeps the class proportions
-    (largest-remainder allocation per class). ``val`` is ``None`` when ``val_fraction`` is 0.
+    (scikit-learn's ``train_test_split``, twice). ``val`` is ``None`` when ``val_fraction`` is 0.
     """
+    from sklearn.model_selection import train_test_split
+
     if not (0 <= test_fraction < 1 and 0 <= val_fraction < 1 and test_fraction + val_fraction < 1):
         raise ValueError("need 0 <= test_fraction, val_fraction and their sum < 1")
-    n_test = round(n * test_fraction)
-    n_val = round(n * val_fraction)
-    if stratify is None:
-        order = permutation(n, seed)
-        test = order[:n_test]
-        val = order[n_test : n_test + n_val]
-        train = order[n_test + n_val :]
-    else:
-        y = np.asarray(stratify)
-        if y.shape[0] != n:
-            raise ValueError(f"stratify has {y.shape[0]} labels for {n} rows")
-        classes, inverse = np.unique(y, return_inverse=True)
-        members = [
-            np.flatnonzero(inverse == c)[permutation(int((inverse == c).sum()), [seed, c])]
-            for c in range(classes.size)
-        ]
-        counts = np.array([m.size for m in members], dtype=np.int64)
-        t_counts = _largest_remainder(counts, n_test)
-        v_counts = _largest_remainder(counts - t_counts, n_val)
-        test = np.concatenate([m[:t] for m, t in zip(members, t_counts, strict=True)])
-        val = np.concatenate(
-            [m[t : t + v] for m, t, v in zip(members, t_counts, v_counts, strict=True)]
-        )
-        train = np.concatenate(
-            [m[t + v :] for m, t, v in zip(members, t_counts, v_counts, strict=True)]
-        )
-    return Fold(0, _sorted(train), _sorted(test), _sorted(val) if n_val else None)
+    y = None if stratify is None else np.asarray(stratify)
+    if y is not None and y.shape[0] != n:
+        raise ValueError(f"stratify has {y.shape[0]} labels for {n} rows")
+    n_test, n_val = round(n * test_fraction), round(n * val_fraction)
+    rest = np.arange(n, dtype=np.int64)
+    parts: dict[str, np.ndarray | None] = {"test": np.zeros(0, np.int64), "val": None}
+    for name, size, salt in (("test", n_test, 0), ("val", n_val, 1)):
+        if size == 0:
+            continue
+        rest, held = train_test_split(rest, test_size=size, random_state=(seed + salt) % 2**32,
+                                      stratify=None if y is None else y[rest])
+        parts[name] = held
+    val = parts["val"]
+    return Fold(0, _sorted(rest), _sorted(parts["test"]), None if val is None else _sorted(val))
 
 
 def add_validation(

@@ -1,14 +1,14 @@
-"""Scaling, one-hot, TabularData.prepare (fit on train only, leak flag), image normalisation and
-the seeded CIFAR augmentation."""
+"""TabularData.prepare (scikit-learn scaling and one-hot, fitted on the training rows unless the
+protocol names others), image normalisation and the seeded CIFAR augmentation."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from sklearn.preprocessing import StandardScaler
+
 from suites.data import (
-    OneHotEncoder,
-    StandardScaler,
     TabularData,
     channel_stats,
     random_crop_flip,
@@ -17,28 +17,13 @@ from suites.data import (
 from suites.data.preprocess import mnist_lut
 
 
-def test_standard_scaler():
-    x = np.array([[1.0, 5.0], [3.0, 5.0], [5.0, 5.0]])
-    s = StandardScaler().fit(x)
-    np.testing.assert_allclose(s.mean_, [3, 5])
-    np.testing.assert_allclose(s.scale_, [np.sqrt(8 / 3), 1.0])  # ddof 0; constant column -> 1
-    z = s.transform(x)
-    np.testing.assert_allclose(z[:, 0], [-1.22474487, 0, 1.22474487])
-    np.testing.assert_allclose(z[:, 1], 0)
-    np.testing.assert_allclose(s.inverse_transform(z), x)
-    with pytest.raises(RuntimeError):
-        StandardScaler().transform(x)
+def test_prepare_rejects_non_finite_numeric_values():
+    t = _toy_table()
+    bad = TabularData(**{**t.__dict__, "numeric": np.where(np.arange(40)[:, None] == 3, np.nan, t.numeric)})
     with pytest.raises(ValueError, match="non-finite"):
-        StandardScaler().fit(np.array([[np.nan]]))
-
-
-def test_onehot_encoder():
-    x = np.array([["b", "x"], ["a", "y"], ["b", "y"]])
-    enc = OneHotEncoder().fit(x)
-    assert enc.width == 4 and enc.feature_names(["c1", "c2"]) == ("c1=a", "c1=b", "c2=x", "c2=y")
-    np.testing.assert_array_equal(enc.transform(x), [[0, 1, 1, 0], [1, 0, 0, 1], [0, 1, 0, 1]])
-    # unknown categories give an all-zero block
-    np.testing.assert_array_equal(enc.transform(np.array([["c", "x"]])), [[0, 0, 1, 0]])
+        bad.prepare(np.arange(30))
+    with pytest.raises(ValueError, match="zero rows"):
+        t.prepare(np.arange(30), fit_on=np.zeros(0, np.int64))
 
 
 def _toy_table(task="classification") -> TabularData:
@@ -86,23 +71,24 @@ def test_prepare_with_validation_and_checks():
         t.prepare(np.arange(20), np.arange(10, 30))
     with pytest.raises(ValueError, match="outside"):
         t.prepare(np.arange(50))
-    with pytest.raises(ValueError, match="val=None"):
-        t.prepare(np.arange(20), np.arange(30, 40), np.arange(20, 30), replicate_actmix_leak=True)
     mask = np.zeros(40, bool)
     mask[:10] = True
     assert t.prepare(mask).x_train.shape == (10, 6)
 
 
-def test_replicate_actmix_leak_flag():
+def test_fit_on_other_rows_is_the_protocols_choice():
+    """The leaky ActMix replication fits on every row; the data layer only records the count."""
     t = _toy_table()
     train, test = np.arange(30), np.arange(30, 40)
-    leaky = t.prepare(train, test, replicate_actmix_leak=True)
+    leaky = t.prepare(train, test, fit_on=np.arange(40))
     scaler_all = StandardScaler().fit(t.numeric)
     np.testing.assert_allclose(
         leaky.x_test[:, :2], scaler_all.transform(t.numeric[test]), rtol=1e-6
     )
-    assert leaky.x_val is leaky.x_test and leaky.y_val is leaky.y_test
-    assert leaky.preprocessing["replicate_actmix_leak"] is True
+    assert leaky.preprocessing["fit_on"] == "given rows" and leaky.preprocessing["fit_rows"] == 40
+    clean = t.prepare(train, test)
+    assert clean.preprocessing["fit_rows"] == 30
+    assert not np.allclose(clean.x_test[:, :2], leaky.x_test[:, :2])
 
 
 def test_regression_target_raw_or_standardised():

@@ -162,15 +162,16 @@ def test_adult_all_rows_without_dropping(data_root):
     assert np.bincount(t.y).tolist() == [48842 - 11687, 11687]
 
 
-def test_adult_actmix_leak_flag(adult):
+def test_adult_preprocessing_fitted_on_all_rows(adult):
+    """What the leaky ActMix replication asks of the data layer: fit on every row."""
     folds = stratified_kfold_indices(adult.y, 10, seed=1192)
     f = folds[0]
     clean = adult.prepare(f.train, f.test)
-    leaky = adult.prepare(f.train, f.test, replicate_actmix_leak=True)
-    assert leaky.x_val is leaky.x_test and leaky.preprocessing["replicate_actmix_leak"]
-    assert clean.x_val is None and not clean.preprocessing["replicate_actmix_leak"]
+    leaky = adult.prepare(f.train, f.test, fit_on=np.arange(adult.n_rows))
+    assert leaky.preprocessing["fit_rows"] == adult.n_rows
+    assert clean.preprocessing["fit_rows"] == f.train.size
     assert leaky.x_train.shape[1] == 104
-    # the leak fits the scaler on all rows: train means are no longer exactly zero
+    # fitted on all rows, the training part's means are no longer exactly zero
     assert np.abs(leaky.x_train[:, :6].mean(axis=0)).max() > 1e-4
     np.testing.assert_allclose(clean.x_train[:, :6].mean(axis=0), 0, atol=1e-5)
 
