@@ -23,6 +23,9 @@ nox.options.default_venv_backend = "venv"
 def _install(session: nox.Session, extras: str) -> None:
     session.install("--upgrade", "pip")
     session.install("-e", f".[{extras}]", *CONSTRAINTS)
+    # The XGBoost baseline of the tabular protocols: the CPU-only wheel (5 MB) instead of the
+    # "xgboost" extra's CUDA build (with NCCL, about 300 MB), as constraints/ci.txt does for torch.
+    session.install("xgboost-cpu>=2.1", *CONSTRAINTS)
 
 
 def _env() -> dict[str, str]:

@@ -17,6 +17,11 @@ from typing import Any
 from suites.accuracy.protocols import PROFILES, PROTOCOLS
 from suites.accuracy.train import ENV_EPOCH_LOG
 
+#: Protocols planned outside the MNIST grid. ``uci-actmix`` runs its XGBoost baseline today;
+#: its networks (the ActMix training protocol on the same folds) are not implemented yet.
+TABULAR_PROTOCOLS = ("uci-actmix",)
+TABULAR_UNITS_READY = ("xgboost",)
+
 
 def _comma_list(value: str | None, what: str) -> list[str] | None:
     from suites.settings import comma_list
@@ -41,7 +46,9 @@ def add_subparser(subparsers: Any) -> None:
     parser = subparsers.add_parser("accuracy", help="train the accuracy protocols over seeds",
                                    allow_abbrev=False)
     parser.add_argument("--protocol", default=",".join(PROTOCOLS),
-                        help=f"comma list of protocols (default: all): {', '.join(PROTOCOLS)}")
+                        help=f"comma list of protocols (default: the MNIST ones): "
+                             f"{', '.join((*PROTOCOLS, *TABULAR_PROTOCOLS))}")
+    parser.add_argument("--datasets", help="uci-actmix: comma list of ccpp, adult, magic (default: all)")
     parser.add_argument("--profile", choices=PROFILES, default="quick")
     parser.add_argument("--units", help="comma list (default: the protocol's units)")
     parser.add_argument("--variants", help="comma list (default: the protocol's variants)")
@@ -85,10 +92,12 @@ def run_command(args: argparse.Namespace) -> int:
     from suites.run import ResultsLocked, run_grid
 
     protocols = _comma_list(args.protocol, "protocol") or []
-    unknown = [p for p in protocols if p not in PROTOCOLS]
+    unknown = [p for p in protocols if p not in PROTOCOLS and p not in TABULAR_PROTOCOLS]
     if unknown:
         raise SystemExit(f"neuronbench accuracy: unknown protocol(s) {', '.join(unknown)}; "
-                         f"known: {', '.join(PROTOCOLS)}")
+                         f"known: {', '.join((*PROTOCOLS, *TABULAR_PROTOCOLS))}")
+    if any(p in TABULAR_PROTOCOLS for p in protocols):
+        return run_tabular(args, protocols)
     frameworks = settings.frameworks(args.frameworks)
     for framework in frameworks:
         impls.load_backend(framework)  # a missing framework fails now, not after the grid
@@ -157,3 +166,68 @@ def print_summary(results_dir: Path, protocols: list[str]) -> None:
                 cells.append("" if mean is None or mean != mean else f"{100 * mean:.2f} (n={int(count)})")
             table.add_row(unit, *cells)
         console.print(table)
+
+
+def run_tabular(args: argparse.Namespace, protocols: list[str]) -> int:
+    """``--protocol uci-actmix``: the XGBoost baseline on the protocol's folds, via the runner."""
+    from suites import settings
+    from suites.accuracy import tabular, xgboost_baseline
+    from suites.data import DataError, fetch_dataset, resolve_data_root
+    from suites.results import write_results
+    from suites.run import ResultsLocked, run_grid
+
+    if protocols != ["uci-actmix"]:
+        raise SystemExit("neuronbench accuracy: run uci-actmix on its own (--protocol uci-actmix)")
+    units = _comma_list(args.units, "units") or list(TABULAR_UNITS_READY)
+    missing = [u for u in units if u not in TABULAR_UNITS_READY]
+    if missing:
+        raise SystemExit(f"neuronbench accuracy: uci-actmix runs {', '.join(TABULAR_UNITS_READY)} "
+                         f"today; the networks ({', '.join(missing)}) are not implemented yet")
+    datasets = _comma_list(args.datasets, "datasets") or list(tabular.DATASETS)
+    root = resolve_data_root(args.data_dir)
+    try:
+        for name in datasets:
+            fetch_dataset(name, root, download=False if args.no_download else None)
+    except (DataError, ValueError) as error:
+        print(f"neuronbench accuracy: {error}")
+        return 2
+    os.environ["NEURONBENCH_DATA"] = str(root)
+    try:
+        xgboost_baseline._xgboost()
+        trials = xgboost_baseline.plan(datasets, profile=args.profile, seeds=args.seeds or 1)
+    except (ImportError, ValueError) as error:
+        raise SystemExit(f"neuronbench accuracy: {error}") from error
+    results_dir = settings.results_dir(args.results_dir)
+    run_config = {"command": "accuracy", "protocols": protocols, "units": units,
+                  "datasets": datasets, "profile": args.profile, "seeds": args.seeds or 1}
+    try:
+        summary = run_grid(trials, results_dir, run_config=run_config, **executor_options(args))
+    except ResultsLocked as error:
+        print(f"neuronbench accuracy: {error}")
+        return 3
+    write_results(results_dir)
+    print_tabular_summary(results_dir)
+    for key, label, error in summary.failures:
+        print(f"trial {label} ({key}) failed: {error}")
+    print(summary)
+    return 0 if summary.failed == 0 else 1
+
+
+def print_tabular_summary(results_dir: Path) -> None:
+    """Mean +- std over folds of every test metric, per dataset and unit."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from suites.results import load_results
+
+    df = load_results(results_dir)
+    if df.empty:
+        return
+    df = df[(df["suite"] == "accuracy") & (df["protocol"] == "uci-actmix") & (df["split"] == "test")]
+    table = Table(title="uci-actmix: test fold metrics, mean +- std over folds")
+    for column in ("dataset", "unit", "variant", "metric", "folds", "mean +- std"):
+        table.add_column(column)
+    for (dataset, unit, variant, metric), part in df.groupby(["dataset", "unit", "variant", "metric"]):
+        table.add_row(dataset, unit, variant, metric, str(part["fold"].nunique()),
+                      f"{part['value'].mean():.4f} +- {part['value'].std(ddof=0):.4f}")
+    Console().print(table)
