@@ -32,6 +32,7 @@ from typing import Any
 import pandas as pd
 
 from suites.report import figures, tables
+from suites.report import tabular as report_tabular
 
 log = logging.getLogger("neuronbench.report")
 
@@ -211,6 +212,9 @@ def build_report(results_dir: Path | str | pd.DataFrame, out_dir: Path | str = "
 
     paths: list[Path] = []
     accuracy = rows[rows["suite"] == "accuracy"]
+    # The tabular protocol has tables of its own (folds, several metrics per task).
+    tabular_rows = accuracy[accuracy["protocol"] == report_tabular.PROTOCOL]
+    accuracy = accuracy[accuracy["protocol"] != report_tabular.PROTOCOL]
     if accuracy.empty:
         log.info("no accuracy rows: no accuracy tables or figures")
     # One set of outputs per profile (tables/<profile>/, figures/<profile>/, results/<profile>/):
@@ -232,6 +236,16 @@ def build_report(results_dir: Path | str | pd.DataFrame, out_dir: Path | str = "
             log.warning("no manifest for runs: %s", ", ".join(missing))
         paths.append(_write_json(out_dir / "results" / name / "manifests.json",
                                  portable_paths({r: by_run[r] for r in run_ids if r in by_run})))
+    if not tabular_rows.empty:
+        profile_of = tabular_rows["profile"].astype("string").fillna("").replace("", "default")
+        for name in sorted(profile_of.unique()):
+            part = tabular_rows[profile_of == name]
+            paths += report_tabular.write_uci_tables(part, out_dir / "tables" / name, by_run)
+            run_ids = sorted({str(r) for r in part["run_id"].dropna().unique()})
+            paths.append(tables.write_text(out_dir / "results" / name / "uci-actmix_rows.csv",
+                                           _sorted_rows(part).to_csv(index=False, lineterminator="\n")))
+            paths.append(_write_json(out_dir / "results" / name / "uci-actmix_manifests.json",
+                                     portable_paths({r: by_run[r] for r in run_ids if r in by_run})))
     paths += _equivalence(rows[rows["suite"] == "equivalence"], out_dir / "equivalence", by_run)
     performance = rows[rows["suite"] == "performance"]
     if not performance.empty:
