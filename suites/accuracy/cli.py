@@ -17,10 +17,9 @@ from typing import Any
 from suites.accuracy.protocols import PROFILES, PROTOCOLS
 from suites.accuracy.train import ENV_EPOCH_LOG
 
-#: Protocols planned outside the MNIST grid. ``uci-actmix`` runs its XGBoost baseline today;
-#: its networks (the ActMix training protocol on the same folds) are not implemented yet.
+#: Protocols planned outside the MNIST grid (``suites/accuracy/tabular_train.py``; the XGBoost
+#: baseline is the unit ``xgboost``).
 TABULAR_PROTOCOLS = ("uci-actmix",)
-TABULAR_UNITS_READY = ("xgboost",)
 
 
 def _comma_list(value: str | None, what: str) -> list[str] | None:
@@ -169,7 +168,7 @@ def print_summary(results_dir: Path, protocols: list[str]) -> None:
 
 
 def run_tabular(args: argparse.Namespace, protocols: list[str]) -> int:
-    """``--protocol uci-actmix``: the XGBoost baseline on the protocol's folds, via the runner."""
+    """``--protocol uci-actmix``: the networks and the XGBoost baseline on the protocol's folds."""
     from suites import settings
     from suites.accuracy import tabular, xgboost_baseline
     from suites.data import DataError, fetch_dataset, resolve_data_root
@@ -178,12 +177,11 @@ def run_tabular(args: argparse.Namespace, protocols: list[str]) -> int:
 
     if protocols != ["uci-actmix"]:
         raise SystemExit("neuronbench accuracy: run uci-actmix on its own (--protocol uci-actmix)")
-    units = _comma_list(args.units, "units") or list(TABULAR_UNITS_READY)
-    missing = [u for u in units if u not in TABULAR_UNITS_READY]
-    if missing:
-        raise SystemExit(f"neuronbench accuracy: uci-actmix runs {', '.join(TABULAR_UNITS_READY)} "
-                         f"today; the networks ({', '.join(missing)}) are not implemented yet")
+    from suites.accuracy import tabular_train
+
+    units = _comma_list(args.units, "units") or [*tabular_train.UNITS, "xgboost"]
     datasets = _comma_list(args.datasets, "datasets") or list(tabular.DATASETS)
+    variants = _comma_list(args.variants, "variants") or ["leak-free"]
     root = resolve_data_root(args.data_dir)
     try:
         for name in datasets:
@@ -192,14 +190,27 @@ def run_tabular(args: argparse.Namespace, protocols: list[str]) -> int:
         print(f"neuronbench accuracy: {error}")
         return 2
     os.environ["NEURONBENCH_DATA"] = str(root)
+    frameworks = settings.frameworks(args.frameworks)
+    trials = []
     try:
-        xgboost_baseline._xgboost()
-        trials = xgboost_baseline.plan(datasets, profile=args.profile, seeds=args.seeds or 1)
+        networks = [u for u in units if u != "xgboost"]
+        if networks:
+            import impls
+
+            for framework in frameworks:
+                impls.load_backend(framework)
+            trials += tabular_train.plan(units=networks, frameworks=frameworks, datasets=datasets,
+                                         profile=args.profile, seeds=args.seeds,
+                                         data_variants=variants, dtype=args.dtype)
+        if "xgboost" in units:
+            xgboost_baseline._xgboost()
+            trials += xgboost_baseline.plan(datasets, profile=args.profile, seeds=args.seeds or 1)
     except (ImportError, ValueError) as error:
         raise SystemExit(f"neuronbench accuracy: {error}") from error
     results_dir = settings.results_dir(args.results_dir)
     run_config = {"command": "accuracy", "protocols": protocols, "units": units,
-                  "datasets": datasets, "profile": args.profile, "seeds": args.seeds or 1}
+                  "datasets": datasets, "variants": variants, "frameworks": frameworks,
+                  "profile": args.profile, "seeds": args.seeds}
     try:
         summary = run_grid(trials, results_dir, run_config=run_config, **executor_options(args))
     except ResultsLocked as error:
@@ -225,9 +236,10 @@ def print_tabular_summary(results_dir: Path) -> None:
         return
     df = df[(df["suite"] == "accuracy") & (df["protocol"] == "uci-actmix") & (df["split"] == "test")]
     table = Table(title="uci-actmix: test fold metrics, mean +- std over folds")
-    for column in ("dataset", "unit", "variant", "metric", "folds", "mean +- std"):
+    for column in ("dataset", "unit", "variant", "framework", "metric", "folds", "mean +- std"):
         table.add_column(column)
-    for (dataset, unit, variant, metric), part in df.groupby(["dataset", "unit", "variant", "metric"]):
-        table.add_row(dataset, unit, variant, metric, str(part["fold"].nunique()),
+    for (dataset, unit, variant, framework, metric), part in df.groupby(
+            ["dataset", "unit", "variant", "framework", "metric"]):
+        table.add_row(dataset, unit, variant, framework, metric, str(part["fold"].nunique()),
                       f"{part['value'].mean():.4f} +- {part['value'].std(ddof=0):.4f}")
     Console().print(table)

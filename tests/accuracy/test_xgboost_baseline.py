@@ -25,9 +25,9 @@ def test_xgboost_on_magic_ten_folds_lands_near_its_usual_accuracy(tmp_path) -> N
     assert set(test["variant"]) == {"leak-free"} and set(test["framework"]) == {"xgboost"}
 
 
-def test_networks_are_refused_by_name_until_they_exist(tmp_path, capsys) -> None:
-    with pytest.raises(SystemExit, match=r"networks \(actmix\) are not implemented yet"):
-        main(["accuracy", "--protocol", "uci-actmix", "--units", "actmix",
+def test_unknown_units_and_datasets_are_named(tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit, match="uci-actmix has no unit sigmoid"):
+        main(["accuracy", "--protocol", "uci-actmix", "--units", "sigmoid", "--frameworks", "numpy",
               "--results-dir", str(tmp_path)])
     assert main([*CLI, "--datasets", "iris", "--results-dir", str(tmp_path)]) == 2
     assert "iris" in capsys.readouterr().out
