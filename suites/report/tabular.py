@@ -1,6 +1,6 @@
 """The ``uci-actmix`` tables: every test metric per dataset, unit and variant over the folds.
 
-Per cell: the mean over folds (and seeds) with its 95 % Student-t interval (``stats.summarise``),
+Per cell (dataset, unit, variant, framework, metric): the mean over folds and seeds with its 95 % Student-t interval (``stats.summarise``),
 in Markdown, LaTeX (booktabs) and CSV. Leaky rows (variant ``replicate-actmix``) are labelled as
 such in every format. The significance tests and the critical-difference diagram of the issue
 come with the networks; with the baseline alone there is nothing to compare.
@@ -27,10 +27,11 @@ def uci_summary(rows: pd.DataFrame) -> pd.DataFrame:
     test = stats.ok_rows(rows) if "status" in rows.columns else rows
     test = test[(test["protocol"] == PROTOCOL) & (test["split"] == "test")]
     cells = []
-    for (dataset, unit, variant, metric), part in test.groupby(
-            ["dataset", "unit", "variant", "metric"], sort=True):
+    for (dataset, unit, variant, framework, metric), part in test.groupby(
+            ["dataset", "unit", "variant", "framework", "metric"], sort=True):
         s = stats.summarise(part["value"])
-        cells.append({"dataset": dataset, "unit": unit, "variant": variant, "metric": metric,
+        cells.append({"dataset": dataset, "unit": unit, "variant": variant, "framework": framework,
+                      "metric": metric, "seeds": int(part["seed"].nunique()),
                       "folds": int(part["fold"].nunique()), "n": s.n, "mean": s.mean, "std": s.std,
                       "ci_low": s.ci_low, "ci_high": s.ci_high,
                       "leaky": variant == "replicate-actmix"})
@@ -44,20 +45,21 @@ def write_uci_tables(rows: pd.DataFrame, out_dir: Path,
     if summary.empty:
         return []
     out_dir = Path(out_dir)
-    header = ["dataset", "unit", "variant", "metric", "folds", "mean ± 95 % CI"]
+    header = ["dataset", "unit", "variant", "framework", "metric", "folds x seeds", "mean ± 95 % CI"]
     body = []
     for dataset in [d for d in METRICS if d in set(summary["dataset"])]:
         part = summary[summary["dataset"] == dataset]
         order = {m: i for i, m in enumerate(METRICS[dataset])}
-        part = part.sort_values(by=["unit", "variant", "metric"],
+        part = part.sort_values(by=["unit", "variant", "framework", "metric"],
                                 key=lambda s: s.map(order) if s.name == "metric" else s)
         for row in part.itertuples():
             half = (row.ci_high - row.ci_low) / 2 if row.n > 1 else float("nan")
             variant = f"{row.variant} (leaky)" if row.leaky else row.variant
-            body.append([row.dataset, row.unit, variant, row.metric, str(row.folds),
+            body.append([row.dataset, row.unit, variant, row.framework, row.metric,
+                         f"{row.folds} x {row.seeds}",
                          f"{row.mean:.4f} ± {half:.4f}" if half == half else f"{row.mean:.4f}"])
-    caption = ("uci-actmix: test-fold metrics, mean over the 10 folds with the 95 % t-interval; "
-               "leak-free: preprocessing fitted on the training folds only")
+    caption = ("uci-actmix: test-fold metrics, mean over folds and seeds with the 95 % t-interval; "
+               "leak-free: preprocessing and early stopping on the training folds only")
     md = "\n".join([f"# {caption}", "", *tables.provenance_lines(rows, manifests), "",
                     tables.markdown_table(header, body)]) + "\n"
     return [tables.write_text(out_dir / "uci-actmix.md", md),

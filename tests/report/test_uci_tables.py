@@ -16,7 +16,7 @@ def _rows() -> pd.DataFrame:
     for variant in ("leak-free", "replicate-actmix"):
         for fold in range(10):
             rows.append({"suite": "accuracy", "protocol": "uci-actmix", "unit": "xgboost",
-                         "variant": variant, "dataset": "magic", "split": "test", "fold": fold,
+                         "variant": variant, "dataset": "magic", "split": "test", "fold": fold, "framework": "xgboost",
                          "seed": 0, "metric": "accuracy", "value": 0.88 + 0.01 * rng.standard_normal(),
                          "run_id": "r1", "profile": "quick", "status": "ok"})
     return pd.DataFrame(rows)
@@ -37,7 +37,7 @@ def test_tables_in_three_formats_label_the_leak(tmp_path) -> None:
     paths = write_uci_tables(_rows(), tmp_path)
     assert sorted(p.name for p in paths) == ["uci-actmix.csv", "uci-actmix.md", "uci-actmix.tex"]
     md = (tmp_path / "uci-actmix.md").read_text()
-    assert "replicate-actmix (leaky)" in md and "| magic | xgboost | leak-free | accuracy | 10 |" in md
+    assert "replicate-actmix (leaky)" in md and "| magic | xgboost | leak-free | xgboost | accuracy | 10 x 1 |" in md
     tex = (tmp_path / "uci-actmix.tex").read_text()
     assert r"\toprule" in tex and "replicate-actmix (leaky)" in tex
     assert write_uci_tables(_rows().assign(protocol="mnist-aptx"), tmp_path / "none") == []
