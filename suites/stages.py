@@ -45,6 +45,12 @@ def _accuracy(o: StageOptions) -> list[str]:
             "--results-dir", str(o.results_dir), "--jobs", str(o.jobs), *_data_flags(o)]
 
 
+def _tabular(o: StageOptions) -> list[str]:
+    return ["accuracy", "--protocol", "uci-actmix", "--profile", o.profile, "--frameworks",
+            ",".join(o.frameworks), "--results-dir", str(o.results_dir), "--jobs", str(o.jobs),
+            *_data_flags(o)]
+
+
 def _report(o: StageOptions) -> list[str]:
     return ["report", "--results-dir", str(o.results_dir), "--out", str(o.out)]
 
@@ -70,6 +76,8 @@ STAGES: tuple[Stage, ...] = (
     Stage("data", "suites.data.cli", "dataset verification table", _data),
     Stage("equivalence", "suites.equivalence.cli", "parity rows in the results store", _equivalence),
     Stage("accuracy", "suites.accuracy.cli", "MNIST protocols over seeds in the results store", _accuracy),
+    Stage("tabular", "suites.accuracy.tabular_train",
+          "uci-actmix: every unit and XGBoost on the UCI folds in the results store", _tabular),
     Stage("performance", "suites.performance.cli", "throughput and memory tables", None),
     Stage("report", "suites.report.cli", "reports/: equivalence matrix, tables, figures, rows", _report),
     Stage("notebooks", "notebooks", "executed figure notebooks", None),

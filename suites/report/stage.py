@@ -241,6 +241,8 @@ def build_report(results_dir: Path | str | pd.DataFrame, out_dir: Path | str = "
         for name in sorted(profile_of.unique()):
             part = tabular_rows[profile_of == name]
             paths += report_tabular.write_uci_tables(part, out_dir / "tables" / name, by_run)
+            paths += report_tabular.write_rank_outputs(part, out_dir / "tables" / name,
+                                                       out_dir / "figures" / name, baseline=baseline)
             run_ids = sorted({str(r) for r in part["run_id"].dropna().unique()})
             paths.append(tables.write_text(out_dir / "results" / name / "uci-actmix_rows.csv",
                                            _sorted_rows(part).to_csv(index=False, lineterminator="\n")))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from suites.report import stats, tables
@@ -65,3 +66,123 @@ def write_uci_tables(rows: pd.DataFrame, out_dir: Path,
     return [tables.write_text(out_dir / "uci-actmix.md", md),
             tables.write_text(out_dir / "uci-actmix.tex", tables.latex_table(header, body, caption) + "\n"),
             tables.write_csv(out_dir / "uci-actmix.csv", summary)]
+
+
+# ----------------------------------------------------------------------------------------------
+# Ranks, Friedman, Wilcoxon-Holm against ReLU, and the critical-difference diagram
+
+#: The metric each dataset ranks units by (spec §3.4: R2 for the power plant, else accuracy).
+PRIMARY: Mapping[str, str] = {"ccpp": "r2", "adult": "accuracy", "magic": "accuracy"}
+
+
+def _blocks(rows: pd.DataFrame, framework: str) -> pd.DataFrame:
+    """[block x unit-variant] primary-metric table over (dataset, fold, seed) blocks of the
+    networks in ``framework`` (XGBoost is not a unit: it stays beside them in the tables)."""
+    test = stats.ok_rows(rows) if "status" in rows.columns else rows
+    test = test[(test["protocol"] == PROTOCOL) & (test["split"] == "test")
+                & (test["framework"] == framework)]
+    test = test[test["metric"] == test["dataset"].map(PRIMARY)]
+    label = test["variant"].str.replace(r"^leak-free/?", "", regex=True)
+    test = test.assign(cell=test["unit"] + (" " + label).where(label != "", ""))
+    wide = test.pivot_table(index=["dataset", "fold", "seed"], columns="cell", values="value")
+    return wide.dropna(axis=0, how="any")
+
+
+def rank_tests(rows: pd.DataFrame, framework: str, baseline: str = "relu") -> dict:
+    """Average ranks (1 = best), Friedman over the blocks, and every cell against ``baseline``
+    by the Wilcoxon signed-rank test on the paired block values, Holm-corrected."""
+    from scipy import stats as sps
+
+    wide = _blocks(rows, framework)
+    if wide.shape[0] < 2 or wide.shape[1] < 3:
+        return {}
+    ranks = wide.rank(axis=1, ascending=False)
+    friedman = sps.friedmanchisquare(*[wide[c].to_numpy() for c in wide.columns])
+    cells = [c for c in wide.columns if c != baseline]
+    pvalues = []
+    for cell in cells:
+        diff = wide[cell] - wide[baseline] if baseline in wide else None
+        pvalues.append(float(sps.wilcoxon(diff).pvalue) if diff is not None and (diff != 0).any()
+                       else float("nan"))
+    adjusted = stats.holm(pvalues)
+    k, n = wide.shape[1], wide.shape[0]
+    q = float(sps.studentized_range.ppf(1 - stats.ALPHA, k, np.inf)) / np.sqrt(2.0)
+    return {"framework": framework, "blocks": n, "cells": list(wide.columns),
+            "mean_rank": ranks.mean().to_dict(), "friedman_stat": float(friedman.statistic),
+            "friedman_p": float(friedman.pvalue), "cd": q * np.sqrt(k * (k + 1) / (6.0 * n)),
+            "wilcoxon": {c: (p, a) for c, p, a in zip(cells, pvalues, adjusted, strict=True)},
+            "baseline": baseline}
+
+
+def cd_diagram(result: Mapping, stem: Path) -> list[Path]:
+    """Average ranks on one axis; cells closer than the Nemenyi critical difference are joined."""
+    import matplotlib.pyplot as plt
+
+    from suites.report.figures import save_figure
+
+    ranks = sorted(result["mean_rank"].items(), key=lambda kv: kv[1])
+    k, cd = len(ranks), result["cd"]
+    values = [rank for _, rank in ranks]
+    # cliques: maximal runs of cells whose rank range is below the CD (drawn under the axis)
+    cliques = []
+    for start in range(k):
+        end = max(j for j in range(start, k) if values[j] - values[start] < cd)
+        if end > start and (start == 0 or values[end] - values[start - 1] >= cd):
+            cliques.append((start, end))
+    top = -0.5 - 0.3 * len(cliques)            # the first label goes below the clique bars
+    fig, ax = plt.subplots(figsize=(7.0, 1.2 + 0.2 * k + 0.1 * len(cliques)))
+    ax.set_xlim(0.5, k + 0.5)
+    ax.set_ylim(top - 0.6 * k - 0.5, 2.2)
+    ax.invert_xaxis()
+    ax.axhline(0, color="black", lw=1)
+    for r in range(1, k + 1):
+        ax.plot([r, r], [0, 0.25], color="black", lw=0.8)
+        ax.text(r, 0.45, str(r), ha="center", va="bottom", fontsize=7)
+    for depth, (start, end) in enumerate(cliques):
+        ax.plot([values[start] - 0.05, values[end] + 0.05], [-0.4 - 0.3 * depth] * 2,
+                color="black", lw=2.2, solid_capstyle="butt")
+    for i, (cell, rank) in enumerate(ranks):
+        y = top - 0.6 * i
+        ax.plot([rank, rank], [0, y], color="0.5", lw=0.6)
+        ax.text(rank, y, f" {cell} ({rank:.2f}) ", ha="right" if i < k / 2 else "left",
+                va="center", fontsize=7)
+    ax.plot([1, 1 + cd], [1.5, 1.5], color="black", lw=2)
+    ax.text(1 + cd / 2, 1.6, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=7)
+    ax.axis("off")
+    ax.set_title(f"uci-actmix, {result['framework']}: average rank over {result['blocks']} "
+                 f"(dataset, fold, seed) blocks; Friedman p = {result['friedman_p']:.2g}",
+                 fontsize=8)
+    return save_figure(fig, stem)
+
+
+def write_rank_outputs(rows: pd.DataFrame, table_dir: Path, figure_dir: Path,
+                       baseline: str = "relu") -> list[Path]:
+    """tables/<profile>/uci-actmix_ranks.md and figures/<profile>/uci-actmix_cd_<framework>.*"""
+    test = rows[(rows["protocol"] == PROTOCOL) & (rows["split"] == "test")]
+    frameworks = sorted(f for f in test["framework"].dropna().unique() if f != "xgboost")
+    paths: list[Path] = []
+    lines = ["# uci-actmix: ranks, Friedman and Wilcoxon-Holm against " + baseline, "",
+             "Blocks are (dataset, fold, seed) triples, ranked by each dataset's primary metric "
+             "(R2 for CCPP, accuracy for Adult and MAGIC; 1 = best). The three datasets alone would "
+             "give a Friedman test of three blocks, which has no power; the folds and seeds are the "
+             "blocks instead, so the test is about these three datasets, not about tabular data in "
+             "general. Bold: Holm-adjusted Wilcoxon p < 0.05 against " + baseline + ".", ""]
+    for framework in frameworks:
+        result = rank_tests(rows, framework, baseline)
+        if not result:
+            continue
+        lines += [f"## {framework}: {result['blocks']} blocks, {len(result['cells'])} cells, "
+                  f"Friedman chi2 = {result['friedman_stat']:.2f}, p = {result['friedman_p']:.3g}, "
+                  f"Nemenyi CD = {result['cd']:.2f}", ""]
+        body = []
+        for cell, rank in sorted(result["mean_rank"].items(), key=lambda kv: kv[1]):
+            p, adjusted = result["wilcoxon"].get(cell, (float("nan"), float("nan")))
+            significant = adjusted == adjusted and adjusted < stats.ALPHA
+            shown = f"**{rank:.2f}**" if significant else f"{rank:.2f}"
+            body.append([cell, shown, "" if p != p else f"{p:.3g}",
+                         "" if adjusted != adjusted else f"{adjusted:.3g}"])
+        lines += [tables.markdown_table(["cell", "mean rank", "Wilcoxon p", "Holm p"], body), ""]
+        paths += cd_diagram(result, figure_dir / f"uci-actmix_cd_{framework}")
+    if paths:
+        paths.append(tables.write_text(table_dir / "uci-actmix_ranks.md", "\n".join(lines)))
+    return paths

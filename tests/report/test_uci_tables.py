@@ -41,3 +41,41 @@ def test_tables_in_three_formats_label_the_leak(tmp_path) -> None:
     tex = (tmp_path / "uci-actmix.tex").read_text()
     assert r"\toprule" in tex and "replicate-actmix (leaky)" in tex
     assert write_uci_tables(_rows().assign(protocol="mnist-aptx"), tmp_path / "none") == []
+
+
+def _network_rows() -> pd.DataFrame:
+    """Three units over 2 datasets x 5 folds x 2 seeds: 'good' always beats relu, 'same' ties."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for dataset, metric in (("magic", "accuracy"), ("ccpp", "r2")):
+        for fold in range(5):
+            for seed in range(2):
+                base = 0.8 + 0.02 * rng.standard_normal()
+                for unit, shift in (("relu", 0.0), ("good", 0.05), ("same", 0.0005 * rng.standard_normal())):
+                    rows.append({"suite": "accuracy", "protocol": "uci-actmix", "unit": unit,
+                                 "variant": "leak-free", "framework": "numpy", "dataset": dataset,
+                                 "split": "test", "fold": fold, "seed": seed, "metric": metric,
+                                 "value": base + shift, "run_id": "r", "profile": "quick"})
+    return pd.DataFrame(rows)
+
+
+def test_rank_tests_find_the_better_unit_and_only_it() -> None:
+    from suites.report.tabular import rank_tests
+
+    result = rank_tests(_network_rows(), "numpy")
+    assert result["blocks"] == 20 and result["mean_rank"]["good"] == 1.0
+    assert result["friedman_p"] < 0.05
+    p, adjusted = result["wilcoxon"]["good"]
+    assert adjusted < 0.05 and result["wilcoxon"]["same"][1] > 0.05
+    # Nemenyi's critical difference for k = 3 at alpha 0.05: q = 3.314 / sqrt 2 (Demsar 2006)
+    assert result["cd"] == pytest.approx(2.343 * np.sqrt(3 * 4 / (6 * 20)), rel=1e-3)
+
+
+def test_rank_outputs_write_the_table_and_one_diagram_per_framework(tmp_path) -> None:
+    from suites.report.tabular import write_rank_outputs
+
+    paths = write_rank_outputs(_network_rows(), tmp_path / "t", tmp_path / "f")
+    assert sorted(p.name for p in paths) == ["uci-actmix_cd_numpy.pdf", "uci-actmix_cd_numpy.png",
+                                             "uci-actmix_ranks.md"]
+    text = (tmp_path / "t" / "uci-actmix_ranks.md").read_text()
+    assert "| good | **1.00** |" in text and "no power" in text
