@@ -65,7 +65,7 @@ def test_rank_tests_find_the_better_unit_and_only_it() -> None:
     result = rank_tests(_network_rows(), "numpy")
     assert result["blocks"] == 20 and result["mean_rank"]["good"] == 1.0
     assert result["friedman_p"] < 0.05
-    p, adjusted = result["wilcoxon"]["good"]
+    _, adjusted = result["wilcoxon"]["good"]
     assert adjusted < 0.05 and result["wilcoxon"]["same"][1] > 0.05
     # Nemenyi's critical difference for k = 3 at alpha 0.05: q = 3.314 / sqrt 2 (Demsar 2006)
     assert result["cd"] == pytest.approx(2.343 * np.sqrt(3 * 4 / (6 * 20)), rel=1e-3)
