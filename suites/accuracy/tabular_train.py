@@ -200,4 +200,34 @@ def run_trial(config: Mapping[str, Any]) -> list[dict[str, Any]]:
     for name, value in metrics.for_task(task, ds.y_test, prediction).items():
         add(best[1], "test", name, value, selection="best_val")
     add(best[1], "", "stopped_epoch", epoch)
+    for metric, value, detail in learned_values(architecture, best[2]):
+        add(best[1], "learned", metric, value, detail=detail)
     return rows
+
+
+#: Units whose learned shape the report draws (their parameters go into the rows).
+SHAPED_UNITS = ("actmix", "aptx_activation", "lselu")
+
+
+def learned_values(architecture, params: list[dict[str, np.ndarray]]) -> list[tuple[str, float, str]]:
+    """(metric, value, detail) of what the report draws: every ActMix mixing coefficient
+    (``coefficient/<basis>``, detail ``layer=L neuron=N``) and the scalar parameters of the APTx
+    activation and LearnableSELU (``param/<name>``, detail ``layer=L``), L counting hidden layers."""
+    from impls.spec import oracle
+
+    out = []
+    hidden = 0
+    for spec, values in zip(architecture.layers(), params, strict=True):
+        if spec.block not in SHAPED_UNITS:
+            continue
+        config = dict(spec.config)
+        if spec.block == "actmix":
+            coefficients = oracle.actmix_coefficients(values["logits"], config["temperature"])
+            for neuron, row in enumerate(coefficients):
+                for basis, c in zip(config["basis"], row, strict=True):
+                    out.append((f"coefficient/{basis}", float(c), f"layer={hidden} neuron={neuron}"))
+        else:
+            out += [(f"param/{name}", float(np.asarray(v)), f"layer={hidden}")
+                    for name, v in values.items() if np.asarray(v).ndim == 0]
+        hidden += 1
+    return out

@@ -185,4 +185,103 @@ def write_rank_outputs(rows: pd.DataFrame, table_dir: Path, figure_dir: Path,
         paths += cd_diagram(result, figure_dir / f"uci-actmix_cd_{framework}")
     if paths:
         paths.append(tables.write_text(table_dir / "uci-actmix_ranks.md", "\n".join(lines)))
+    paths += coefficient_heatmap(rows, figure_dir / "uci-actmix_coefficients")
+    paths += learned_shapes(rows, figure_dir / "uci-actmix_learned_shapes")
     return paths
+
+
+# ----------------------------------------------------------------------------------------------
+# What the neurons learned: ActMix mixing coefficients and the learned activation shapes
+
+_BASES = {"sin": np.sin, "tanh": np.tanh, "relu": lambda x: np.maximum(x, 0.0),
+          "identity": lambda x: x, "sigmoid": lambda x: 0.5 * (1.0 + np.tanh(x / 2.0)),
+          "silu": lambda x: x * 0.5 * (1.0 + np.tanh(x / 2.0))}
+
+
+def _detail_field(detail: pd.Series, key: str) -> pd.Series:
+    return detail.str.extract(rf"{key}=(\d+)")[0].astype(int)
+
+
+def _learned(rows: pd.DataFrame, unit: str) -> pd.DataFrame:
+    part = rows[(rows["protocol"] == PROTOCOL) & (rows["split"] == "learned") & (rows["unit"] == unit)]
+    if part.empty:
+        return part
+    return part.assign(layer=_detail_field(part["detail"], "layer"),
+                       name=part["metric"].str.split("/").str[1])
+
+
+def coefficient_heatmap(rows: pd.DataFrame, stem: Path) -> list[Path]:
+    """Mixing coefficients of every neuron of both hidden layers, one trial per ActMix variant
+    (the first framework, fold and seed), neurons ordered by their dominant basis."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from suites.report.figures import save_figure
+
+    learned = _learned(rows, "actmix")
+    if learned.empty:
+        return []
+    learned = learned.assign(neuron=_detail_field(learned["detail"], "neuron"))
+    first = learned.sort_values(["framework", "dataset", "fold", "seed"]).iloc[0]
+    pick = learned[(learned["framework"] == first["framework"]) & (learned["dataset"] == first["dataset"])
+                   & (learned["fold"] == first["fold"]) & (learned["seed"] == first["seed"])]
+    variants = sorted(pick["variant"].unique())
+    layers = sorted(pick["layer"].unique())
+    fig, axes = plt.subplots(len(variants), len(layers), figsize=(3.2 * len(layers), 2.6 * len(variants)),
+                             squeeze=False)
+    for i, variant in enumerate(variants):
+        for j, layer in enumerate(layers):
+            cell = pick[(pick["variant"] == variant) & (pick["layer"] == layer)]
+            wide = cell.pivot_table(index="neuron", columns="name", values="value")
+            wide = wide.loc[wide.idxmax(axis=1).sort_values().index]
+            sns.heatmap(wide.T, ax=axes[i, j], vmin=0, vmax=1, cmap="viridis", xticklabels=False,
+                        cbar=j == len(layers) - 1)
+            axes[i, j].set_title(f"{variant.removeprefix('leak-free/')}, hidden layer {layer + 1}",
+                                 fontsize=8)
+            axes[i, j].set_xlabel("neuron (by dominant basis)")
+            axes[i, j].set_ylabel("")
+    fig.suptitle(f"uci-actmix: ActMix mixing coefficients after training ({first['dataset']}, "
+                 f"fold {first['fold']}, seed {first['seed']}, {first['framework']})", fontsize=9, y=1.03)
+    return save_figure(fig, stem)
+
+
+def learned_shapes(rows: pd.DataFrame, stem: Path) -> list[Path]:
+    """f(x) on [-4, 4] after training: APTx activation and LearnableSELU from their learned
+    scalars (the float64 oracle evaluates them), ActMix as the neuron-averaged mixture; one thin
+    line per trial and hidden layer, the initial shape dashed."""
+    import matplotlib.pyplot as plt
+
+    from impls import spec
+    from suites.report.figures import save_figure
+
+    x = np.linspace(-4.0, 4.0, 401)[None, :]
+    panels = [u for u in ("aptx_activation", "lselu", "actmix") if not _learned(rows, u).empty]
+    if not panels:
+        return []
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 2.8), squeeze=False)
+    for ax, unit in zip(axes[0], panels, strict=True):
+        learned = _learned(rows, unit)
+        keys = ["framework", "dataset", "fold", "seed", "variant", "layer"]
+        for key, part in learned.groupby(keys):
+            values = part.groupby("name")["value"].mean()
+            if unit == "actmix":
+                y = sum(values[b] * _BASES[b](x[0]) for b in values.index)
+            else:
+                config = {"trainable": True} if unit == "aptx_activation" else {}
+                y = spec.reference(unit, {k: np.array(v) for k, v in values.items()}, x, **config)[0]
+            ax.plot(x[0], y, lw=0.5, alpha=0.35, color="C0" if key[-1] == 0 else "C1")
+        if unit == "actmix":
+            init = spec.init_params("actmix", {"features": 1})
+            c = spec.actmix_coefficients(init["logits"], 1.0)[0]
+            basis = spec.resolve_config("actmix", {"features": 1})["basis"]
+            y0 = sum(ck * _BASES[b](x[0]) for ck, b in zip(c, basis, strict=True))
+        else:
+            config = {"trainable": True} if unit == "aptx_activation" else {}
+            y0 = spec.reference(unit, spec.init_params(unit, config), x, **config)[0]
+        ax.plot(x[0], y0, "k--", lw=1.0, label="initial")
+        ax.set_title(unit, fontsize=9)
+        ax.set_xlabel("x")
+        ax.legend(fontsize=7, loc="upper left")
+    fig.suptitle("uci-actmix: learned shapes (blue: hidden layer 1, orange: layer 2; one line per "
+                 "trial)", fontsize=9, y=1.04)
+    return save_figure(fig, stem)

@@ -79,3 +79,27 @@ def test_rank_outputs_write_the_table_and_one_diagram_per_framework(tmp_path) ->
                                              "uci-actmix_ranks.md"]
     text = (tmp_path / "t" / "uci-actmix_ranks.md").read_text()
     assert "| good | **1.00** |" in text and "no power" in text
+
+
+def test_learned_figures_from_learned_rows(tmp_path) -> None:
+    """The heatmap and the shapes are drawn from the 'learned' rows a network trial writes."""
+    from impls import spec
+    from impls.spec import MLPSpec
+    from suites.accuracy.tabular_train import learned_values
+    from suites.report.tabular import coefficient_heatmap, learned_shapes
+
+    rows = []
+    for unit in ("actmix", "lselu", "aptx_activation"):
+        arch = MLPSpec(4, (6, 6), 2, unit, {"trainable": True} if unit == "aptx_activation" else {})
+        params = [spec.init_params(layer.block, layer.config, seed=1) for layer in arch.layers()]
+        for metric, value, detail in learned_values(arch, params):
+            rows.append({"protocol": "uci-actmix", "unit": unit, "variant": "leak-free",
+                         "framework": "numpy", "dataset": "magic", "fold": 0, "seed": 0,
+                         "split": "learned", "metric": metric, "value": value, "detail": detail})
+    df = pd.DataFrame(rows)
+    assert len(df[df["unit"] == "actmix"]) == 2 * 6 * 4        # two layers, 6 neurons, 4 bases
+    assert set(df[df["unit"] == "lselu"]["metric"]) == {f"param/{k}" for k in
+                                                        ("lambda", "alpha", "beta", "gamma", "omega")}
+    assert [p.suffix for p in coefficient_heatmap(df, tmp_path / "heat")] == [".png", ".pdf"]
+    assert [p.suffix for p in learned_shapes(df, tmp_path / "shapes")] == [".png", ".pdf"]
+    assert coefficient_heatmap(df[df["unit"] != "actmix"], tmp_path / "none") == []
