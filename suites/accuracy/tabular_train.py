@@ -200,7 +200,8 @@ def run_trial(config: Mapping[str, Any]) -> list[dict[str, Any]]:
     for name, value in metrics.for_task(task, ds.y_test, prediction).items():
         add(best[1], "test", name, value, selection="best_val")
     add(best[1], "", "stopped_epoch", epoch)
-    for metric, value, detail in learned_values(architecture, best[2]):
+    every_neuron = config["fold"] == 0 and config["seed"] == 0      # what the heatmap draws
+    for metric, value, detail in learned_values(architecture, best[2], every_neuron=every_neuron):
         add(best[1], "learned", metric, value, detail=detail)
     return rows
 
@@ -209,10 +210,13 @@ def run_trial(config: Mapping[str, Any]) -> list[dict[str, Any]]:
 SHAPED_UNITS = ("actmix", "aptx_activation", "lselu")
 
 
-def learned_values(architecture, params: list[dict[str, np.ndarray]]) -> list[tuple[str, float, str]]:
-    """(metric, value, detail) of what the report draws: every ActMix mixing coefficient
-    (``coefficient/<basis>``, detail ``layer=L neuron=N``) and the scalar parameters of the APTx
-    activation and LearnableSELU (``param/<name>``, detail ``layer=L``), L counting hidden layers."""
+def learned_values(architecture, params: list[dict[str, np.ndarray]], *, every_neuron: bool = True
+                   ) -> list[tuple[str, float, str]]:
+    """(metric, value, detail) of what the report draws, L counting hidden layers: the ActMix
+    mixing coefficients averaged over neurons (``coefficient_mean/<basis>``, detail ``layer=L``)
+    and, with ``every_neuron``, of each neuron (``coefficient/<basis>``, ``layer=L neuron=N``:
+    1,024 rows for the protocol's MLP, so the trial keeps them for fold 0 and seed 0 only); the
+    scalar parameters of the APTx activation and LearnableSELU (``param/<name>``, ``layer=L``)."""
     from impls.spec import oracle
 
     out = []
@@ -223,9 +227,12 @@ def learned_values(architecture, params: list[dict[str, np.ndarray]]) -> list[tu
         config = dict(spec.config)
         if spec.block == "actmix":
             coefficients = oracle.actmix_coefficients(values["logits"], config["temperature"])
-            for neuron, row in enumerate(coefficients):
-                for basis, c in zip(config["basis"], row, strict=True):
-                    out.append((f"coefficient/{basis}", float(c), f"layer={hidden} neuron={neuron}"))
+            out += [(f"coefficient_mean/{basis}", float(c), f"layer={hidden}")
+                    for basis, c in zip(config["basis"], coefficients.mean(axis=0), strict=True)]
+            if every_neuron:
+                for neuron, row in enumerate(coefficients):
+                    for basis, c in zip(config["basis"], row, strict=True):
+                        out.append((f"coefficient/{basis}", float(c), f"layer={hidden} neuron={neuron}"))
         else:
             out += [(f"param/{name}", float(np.asarray(v)), f"layer={hidden}")
                     for name, v in values.items() if np.asarray(v).ndim == 0]

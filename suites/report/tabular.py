@@ -219,6 +219,7 @@ def coefficient_heatmap(rows: pd.DataFrame, stem: Path) -> list[Path]:
     from suites.report.figures import save_figure
 
     learned = _learned(rows, "actmix")
+    learned = learned[learned["metric"].str.startswith("coefficient/")] if not learned.empty else learned
     if learned.empty:
         return []
     learned = learned.assign(neuron=_detail_field(learned["detail"], "neuron"))
@@ -261,6 +262,8 @@ def learned_shapes(rows: pd.DataFrame, stem: Path) -> list[Path]:
     fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 2.8), squeeze=False)
     for ax, unit in zip(axes[0], panels, strict=True):
         learned = _learned(rows, unit)
+        if unit == "actmix":     # the mixture of the neuron-averaged coefficients
+            learned = learned[learned["metric"].str.startswith("coefficient_mean/")]
         keys = ["framework", "dataset", "fold", "seed", "variant", "layer"]
         for key, part in learned.groupby(keys):
             values = part.groupby("name")["value"].mean()

@@ -97,7 +97,8 @@ def test_learned_figures_from_learned_rows(tmp_path) -> None:
                          "framework": "numpy", "dataset": "magic", "fold": 0, "seed": 0,
                          "split": "learned", "metric": metric, "value": value, "detail": detail})
     df = pd.DataFrame(rows)
-    assert len(df[df["unit"] == "actmix"]) == 2 * 6 * 4        # two layers, 6 neurons, 4 bases
+    actmix = df[df["unit"] == "actmix"]
+    assert len(actmix) == 2 * 6 * 4 + 2 * 4          # two layers x (6 neurons + their mean) x 4 bases
     assert set(df[df["unit"] == "lselu"]["metric"]) == {f"param/{k}" for k in
                                                         ("lambda", "alpha", "beta", "gamma", "omega")}
     assert [p.suffix for p in coefficient_heatmap(df, tmp_path / "heat")] == [".png", ".pdf"]
