@@ -51,6 +51,12 @@ def _tabular(o: StageOptions) -> list[str]:
             *_data_flags(o)]
 
 
+def _cifar(o: StageOptions) -> list[str]:
+    return ["accuracy", "--protocol", "cifar10", "--profile", o.profile, "--frameworks",
+            ",".join(o.frameworks), "--results-dir", str(o.results_dir), "--jobs", str(o.jobs),
+            *_data_flags(o)]
+
+
 def _report(o: StageOptions) -> list[str]:
     return ["report", "--results-dir", str(o.results_dir), "--out", str(o.out)]
 
@@ -78,6 +84,8 @@ STAGES: tuple[Stage, ...] = (
     Stage("accuracy", "suites.accuracy.cli", "MNIST protocols over seeds in the results store", _accuracy),
     Stage("tabular", "suites.accuracy.tabular_train",
           "uci-actmix: every unit and XGBoost on the UCI folds in the results store", _tabular),
+    Stage("cifar10", "suites.accuracy.cifar", "cifar10: the CNN of every unit in the results store",
+          _cifar),
     Stage("performance", "suites.performance.cli", "throughput and memory tables", None),
     Stage("report", "suites.report.cli", "reports/: equivalence matrix, tables, figures, rows", _report),
     Stage("notebooks", "notebooks", "executed figure notebooks", None),

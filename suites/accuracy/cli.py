@@ -19,7 +19,7 @@ from suites.accuracy.train import ENV_EPOCH_LOG
 
 #: Protocols planned outside the MNIST grid (``suites/accuracy/tabular_train.py``; the XGBoost
 #: baseline is the unit ``xgboost``).
-TABULAR_PROTOCOLS = ("uci-actmix",)
+TABULAR_PROTOCOLS = ("uci-actmix", "cifar10")
 
 
 def _comma_list(value: str | None, what: str) -> list[str] | None:
@@ -175,8 +175,10 @@ def run_tabular(args: argparse.Namespace, protocols: list[str]) -> int:
     from suites.results import write_results
     from suites.run import ResultsLocked, run_grid
 
-    if protocols != ["uci-actmix"]:
-        raise SystemExit("neuronbench accuracy: run uci-actmix on its own (--protocol uci-actmix)")
+    if len(protocols) != 1:
+        raise SystemExit(f"neuronbench accuracy: run {', '.join(TABULAR_PROTOCOLS)} one at a time")
+    if protocols == ["cifar10"]:
+        return run_cifar(args)
     from suites.accuracy import tabular_train
 
     units = _comma_list(args.units, "units") or [*tabular_train.UNITS, "xgboost"]
@@ -246,3 +248,43 @@ def print_tabular_summary(results_dir: Path) -> None:
         table.add_row(dataset, unit, variant, framework, metric, str(part["fold"].nunique()),
                       f"{part['value'].mean():.4f} +- {part['value'].std(ddof=0):.4f}")
     Console().print(table)
+
+
+def run_cifar(args: argparse.Namespace) -> int:
+    """``--protocol cifar10``: the CNN of every unit on real CIFAR-10, via the runner."""
+    import impls
+    from suites import settings
+    from suites.accuracy import cifar
+    from suites.data import DataError, fetch_dataset, resolve_data_root
+    from suites.results import write_results
+    from suites.run import ResultsLocked, run_grid
+
+    root = resolve_data_root(args.data_dir)
+    try:
+        fetch_dataset("cifar10", root, download=False if args.no_download else None)
+    except DataError as error:
+        print(f"neuronbench accuracy: {error}")
+        return 2
+    os.environ["NEURONBENCH_DATA"] = str(root)
+    frameworks = settings.frameworks(args.frameworks)
+    for framework in frameworks:
+        impls.load_backend(framework)
+    try:
+        trials = cifar.plan(units=_comma_list(args.units, "units"), frameworks=frameworks,
+                            profile=args.profile, seeds=args.seeds, dtype=args.dtype)
+    except ValueError as error:
+        raise SystemExit(f"neuronbench accuracy: {error}") from error
+    results_dir = settings.results_dir(args.results_dir)
+    run_config = {"command": "accuracy", "protocols": ["cifar10"], "units": args.units,
+                  "frameworks": frameworks, "profile": args.profile, "seeds": args.seeds}
+    try:
+        summary = run_grid(trials, results_dir, run_config=run_config, **executor_options(args))
+    except ResultsLocked as error:
+        print(f"neuronbench accuracy: {error}")
+        return 3
+    write_results(results_dir)
+    print_summary(results_dir, ["cifar10"])
+    for key, label, error in summary.failures:
+        print(f"trial {label} ({key}) failed: {error}")
+    print(summary)
+    return 0 if summary.failed == 0 else 1
