@@ -187,6 +187,8 @@ def run_trial(config: Mapping[str, Any]) -> list[dict[str, Any]]:
         val_outputs = impls.predict(model, ds.x_val, batch_size=config["eval_batch_size"], mode=mode)
         val_loss, _ = _loss_and_prediction(task, val_outputs, ds.y_val)
         add(epoch, "val", "loss", val_loss)
+        for layer, entropy in mixture_entropies(architecture, impls.get_model_params(model)):
+            add(epoch, "", "actmix_entropy", entropy, detail=f"layer={layer}")
         if val_loss < best[0]:
             best = (val_loss, epoch, [{k: v.copy() for k, v in layer.items()}
                                       for layer in impls.get_model_params(model)])
@@ -204,6 +206,19 @@ def run_trial(config: Mapping[str, Any]) -> list[dict[str, Any]]:
     for metric, value, detail in learned_values(architecture, best[2], every_neuron=every_neuron):
         add(best[1], "learned", metric, value, detail=detail)
     return rows
+
+
+def mixture_entropies(architecture, params: list[dict[str, np.ndarray]]) -> list[tuple[int, float]]:
+    """(hidden layer, mean entropy of its ActMix mixtures) for every ActMix layer (none else)."""
+    from impls.spec import oracle
+
+    out, hidden = [], 0
+    for spec, values in zip(architecture.layers(), params, strict=True):
+        if spec.block == "actmix":
+            out.append((hidden, oracle.actmix_entropy(values["logits"], spec.config["temperature"])))
+        if spec.block in SHAPED_UNITS:
+            hidden += 1
+    return out
 
 
 #: Units whose learned shape the report draws (their parameters go into the rows).

@@ -186,6 +186,7 @@ def write_rank_outputs(rows: pd.DataFrame, table_dir: Path, figure_dir: Path,
     if paths:
         paths.append(tables.write_text(table_dir / "uci-actmix_ranks.md", "\n".join(lines)))
     paths += coefficient_heatmap(rows, figure_dir / "uci-actmix_coefficients")
+    paths += entropy_curves(rows, figure_dir / "uci-actmix_entropy")
     paths += learned_shapes(rows, figure_dir / "uci-actmix_learned_shapes")
     return paths
 
@@ -288,3 +289,26 @@ def learned_shapes(rows: pd.DataFrame, stem: Path) -> list[Path]:
     fig.suptitle("uci-actmix: learned shapes (blue: hidden layer 1, orange: layer 2; one line per "
                  "trial)", fontsize=9, y=1.04)
     return save_figure(fig, stem)
+
+
+def entropy_curves(rows: pd.DataFrame, stem: Path) -> list[Path]:
+    """Mean entropy of the ActMix mixtures per epoch (ln 4 = uniform over four bases), per
+    variant and hidden layer, mean and 95 % interval over datasets, folds and seeds."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from suites.report.figures import save_figure
+
+    part = rows[(rows["protocol"] == PROTOCOL) & (rows["metric"] == "actmix_entropy")]
+    if part.empty:
+        return []
+    part = part.assign(layer="hidden layer " + (_detail_field(part["detail"], "layer") + 1).astype(str),
+                       variant=part["variant"].str.replace(r"^leak-free/?", "", regex=True))
+    fig, ax = plt.subplots(figsize=(5.0, 3.0))
+    sns.lineplot(data=part, x="epoch", y="value", hue="variant", style="layer", ax=ax,
+                 errorbar=("ci", 95))
+    ax.axhline(np.log(4.0), color="0.5", lw=0.8, ls=":")
+    ax.set_ylabel("mixture entropy (nats)")
+    ax.set_title("uci-actmix: ActMix mixture entropy during training", fontsize=9)
+    return save_figure(fig, stem)
+

@@ -3,6 +3,8 @@ never sees the test fold, and the leaky replication that selects on it."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from suites.accuracy import tabular, tabular_train
@@ -68,3 +70,14 @@ def test_plan_covers_units_variants_and_profiles() -> None:
     assert len(paper) == 10 and paper[0].config["epochs"] == 200 and paper[0].config["patience"] == 20
     with pytest.raises(ValueError, match="no unit sigmoid"):
         tabular_train.plan(units=["sigmoid"], frameworks=["numpy"])
+
+
+def test_actmix_trials_record_entropy_per_epoch_and_what_they_learned() -> None:
+    trial = tabular_train.plan(units=["actmix"], frameworks=["numpy"], datasets=["magic"], seeds=1)[0]
+    rows = tabular_train.run_trial({**dict(trial.config), "epochs": 2, "train_subset": 500})
+    entropy = [r for r in rows if r["metric"] == "actmix_entropy"]
+    assert sorted((r["epoch"], r["detail"]) for r in entropy) == [
+        (1, "layer=0"), (1, "layer=1"), (2, "layer=0"), (2, "layer=1")]
+    assert all(0.0 < r["value"] <= math.log(4.0) + 1e-12 for r in entropy)
+    learned = [r for r in rows if r["split"] == "learned"]
+    assert len([r for r in learned if r["metric"].startswith("coefficient/")]) == 2 * 128 * 4

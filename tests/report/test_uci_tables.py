@@ -104,3 +104,15 @@ def test_learned_figures_from_learned_rows(tmp_path) -> None:
     assert [p.suffix for p in coefficient_heatmap(df, tmp_path / "heat")] == [".png", ".pdf"]
     assert [p.suffix for p in learned_shapes(df, tmp_path / "shapes")] == [".png", ".pdf"]
     assert coefficient_heatmap(df[df["unit"] != "actmix"], tmp_path / "none") == []
+
+
+def test_entropy_curves_from_epoch_rows(tmp_path) -> None:
+    from suites.report.tabular import entropy_curves
+
+    rows = pd.DataFrame([{"protocol": "uci-actmix", "unit": "actmix", "variant": "leak-free/notemp/relu_bias=0",
+                          "metric": "actmix_entropy", "epoch": e, "value": 1.38 - 0.01 * e + 0.001 * s,
+                          "detail": f"layer={layer}", "seed": s}
+                         for e in range(1, 4) for s in range(2) for layer in range(2)])
+    assert [p.suffix for p in entropy_curves(rows, tmp_path / "entropy")] == [".png", ".pdf"]
+    assert entropy_curves(rows.assign(metric="loss"), tmp_path / "none") == []
+
