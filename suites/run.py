@@ -457,7 +457,17 @@ def _window(queue: deque[_Planned], capacity: int, submit: Callable[[_Planned], 
     while queue or running:
         while queue and len(running) < capacity:
             planned = queue.popleft()
-            running[submit(planned)] = planned
+            try:
+                future = submit(planned)
+            except Exception as error:
+                # The pool can break between a wait and the next submit (a worker died while a
+                # finished trial was being recorded): this trial never started, so it goes back
+                # to the queue, and the ones in flight are the suspects.
+                if broken is not None and isinstance(error, broken):
+                    queue.appendleft(planned)
+                    return list(running.values())
+                raise
+            running[future] = planned
             record.progress.start(planned)
         for future in wait_first(list(running)):
             planned = running.pop(future)

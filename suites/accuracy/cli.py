@@ -17,9 +17,10 @@ from typing import Any
 from suites.accuracy.protocols import PROFILES, PROTOCOLS
 from suites.accuracy.train import ENV_EPOCH_LOG
 
-#: Protocols planned outside the MNIST grid (``suites/accuracy/tabular_train.py``; the XGBoost
-#: baseline is the unit ``xgboost``).
-TABULAR_PROTOCOLS = ("uci-actmix", "cifar10")
+#: Protocols planned outside the MNIST grid, one at a time: ``uci-actmix``
+#: (``suites/accuracy/tabular_train.py``, with the XGBoost baseline as the unit ``xgboost``) and
+#: ``cifar10`` (``suites/accuracy/cifar.py``).
+STANDALONE_PROTOCOLS = ("uci-actmix", "cifar10")
 
 
 def _comma_list(value: str | None, what: str) -> list[str] | None:
@@ -46,7 +47,7 @@ def add_subparser(subparsers: Any) -> None:
                                    allow_abbrev=False)
     parser.add_argument("--protocol", default=",".join(PROTOCOLS),
                         help=f"comma list of protocols (default: the MNIST ones): "
-                             f"{', '.join((*PROTOCOLS, *TABULAR_PROTOCOLS))}")
+                             f"{', '.join((*PROTOCOLS, *STANDALONE_PROTOCOLS))}")
     parser.add_argument("--datasets", help="uci-actmix: comma list of ccpp, adult, magic (default: all)")
     parser.add_argument("--profile", choices=PROFILES, default="quick")
     parser.add_argument("--units", help="comma list (default: the protocol's units)")
@@ -91,12 +92,15 @@ def run_command(args: argparse.Namespace) -> int:
     from suites.run import ResultsLocked, run_grid
 
     protocols = _comma_list(args.protocol, "protocol") or []
-    unknown = [p for p in protocols if p not in PROTOCOLS and p not in TABULAR_PROTOCOLS]
+    unknown = [p for p in protocols if p not in PROTOCOLS and p not in STANDALONE_PROTOCOLS]
     if unknown:
         raise SystemExit(f"neuronbench accuracy: unknown protocol(s) {', '.join(unknown)}; "
-                         f"known: {', '.join((*PROTOCOLS, *TABULAR_PROTOCOLS))}")
-    if any(p in TABULAR_PROTOCOLS for p in protocols):
-        return run_tabular(args, protocols)
+                         f"known: {', '.join((*PROTOCOLS, *STANDALONE_PROTOCOLS))}")
+    if any(p in STANDALONE_PROTOCOLS for p in protocols):
+        if len(protocols) != 1:
+            raise SystemExit(f"neuronbench accuracy: run {', '.join(STANDALONE_PROTOCOLS)} "
+                             "one at a time")
+        return run_cifar(args) if protocols == ["cifar10"] else run_tabular(args)
     frameworks = settings.frameworks(args.frameworks)
     for framework in frameworks:
         impls.load_backend(framework)  # a missing framework fails now, not after the grid
@@ -167,19 +171,13 @@ def print_summary(results_dir: Path, protocols: list[str]) -> None:
         console.print(table)
 
 
-def run_tabular(args: argparse.Namespace, protocols: list[str]) -> int:
+def run_tabular(args: argparse.Namespace) -> int:
     """``--protocol uci-actmix``: the networks and the XGBoost baseline on the protocol's folds."""
     from suites import settings
-    from suites.accuracy import tabular, xgboost_baseline
+    from suites.accuracy import tabular, tabular_train, xgboost_baseline
     from suites.data import DataError, fetch_dataset, resolve_data_root
     from suites.results import write_results
     from suites.run import ResultsLocked, run_grid
-
-    if len(protocols) != 1:
-        raise SystemExit(f"neuronbench accuracy: run {', '.join(TABULAR_PROTOCOLS)} one at a time")
-    if protocols == ["cifar10"]:
-        return run_cifar(args)
-    from suites.accuracy import tabular_train
 
     units = _comma_list(args.units, "units") or [*tabular_train.UNITS, "xgboost"]
     datasets = _comma_list(args.datasets, "datasets") or list(tabular.DATASETS)
@@ -210,7 +208,7 @@ def run_tabular(args: argparse.Namespace, protocols: list[str]) -> int:
     except (ImportError, ValueError) as error:
         raise SystemExit(f"neuronbench accuracy: {error}") from error
     results_dir = settings.results_dir(args.results_dir)
-    run_config = {"command": "accuracy", "protocols": protocols, "units": units,
+    run_config = {"command": "accuracy", "protocols": ["uci-actmix"], "units": units,
                   "datasets": datasets, "variants": variants, "frameworks": frameworks,
                   "profile": args.profile, "seeds": args.seeds}
     try:

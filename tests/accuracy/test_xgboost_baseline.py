@@ -31,3 +31,5 @@ def test_unknown_units_and_datasets_are_named(tmp_path, capsys) -> None:
               "--results-dir", str(tmp_path)])
     assert main([*CLI, "--datasets", "iris", "--results-dir", str(tmp_path)]) == 2
     assert "iris" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="one at a time"):
+        main(["accuracy", "--protocol", "uci-actmix,cifar10", "--results-dir", str(tmp_path)])

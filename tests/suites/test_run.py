@@ -251,3 +251,37 @@ def test_settings_resolve_frameworks_reference_and_results(tmp_path, monkeypatch
     monkeypatch.setenv(settings.ENV_RESULTS, "elsewhere")
     assert settings.results_dir() == tmp_path / "elsewhere"
     assert settings.results_dir(tmp_path / "opt") == tmp_path / "opt"
+
+
+def test_a_pool_broken_at_submit_requeues_that_trial_and_returns_the_suspects() -> None:
+    """The race the crash test once hit: a worker dies while a finished trial is recorded, and
+    the next submit raises BrokenProcessPool. That trial never started (back to the queue); the
+    one still in flight is the suspect."""
+    from collections import deque
+    from types import SimpleNamespace
+
+    from suites.run import _window
+
+    class Broken(Exception):
+        pass
+
+    submitted: list[str] = []
+
+    def submit(planned):
+        if len(submitted) == 2:
+            raise Broken("pool broken")
+        submitted.append(planned)
+        return f"future-{planned}"
+
+    recorded: list[str] = []
+
+    class Record:
+        progress = SimpleNamespace(start=lambda planned: None)
+
+        def __call__(self, planned, outcome):
+            recorded.append(planned)
+
+    queue = deque(["a", "crash", "b", "c"])
+    suspects = _window(queue, 2, submit, lambda futures: [futures[0]], lambda future: {"ok": future},
+                       Record(), broken=Broken)
+    assert recorded == ["a"] and suspects == ["crash"] and list(queue) == ["b", "c"]
