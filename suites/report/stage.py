@@ -245,7 +245,8 @@ def build_report(results_dir: Path | str | pd.DataFrame, out_dir: Path | str = "
                                                        out_dir / "figures" / name, baseline=baseline)
             run_ids = sorted({str(r) for r in part["run_id"].dropna().unique()})
             paths.append(tables.write_text(out_dir / "results" / name / "uci-actmix_rows.csv",
-                                           _sorted_rows(part).to_csv(index=False, lineterminator="\n")))
+                                           _sorted_rows(report_tabular.rows_behind(part))
+                                           .to_csv(index=False, lineterminator="\n")))
             paths.append(_write_json(out_dir / "results" / name / "uci-actmix_manifests.json",
                                      portable_paths({r: by_run[r] for r in run_ids if r in by_run})))
     paths += _equivalence(rows[rows["suite"] == "equivalence"], out_dir / "equivalence", by_run)

@@ -23,6 +23,26 @@ METRICS: Mapping[str, tuple[str, ...]] = {"ccpp": ("rmse", "mae", "r2"),
                                           "magic": ("accuracy", "macro_f1", "roc_auc")}
 
 
+def rows_behind(rows: pd.DataFrame) -> pd.DataFrame:
+    """The uci-actmix rows the tables and figures read: test metrics, learned parameters and the
+    per-epoch mixture entropy (per-epoch losses and timings stay in the results store)."""
+    keep = rows["split"].isin(["test", "learned"]) | (rows["metric"] == "actmix_entropy")
+    per_neuron = rows["metric"].astype("string").str.startswith("coefficient/").fillna(False)
+    drawn = pd.Series(False, index=rows.index)
+    picked = _heatmap_trial(rows[per_neuron & (rows["split"] == "learned")])
+    if picked is not None:
+        drawn = per_neuron & (rows[["framework", "dataset", "fold", "seed"]] == picked).all(axis=1)
+    return rows[keep & (~per_neuron | drawn)]
+
+
+def _heatmap_trial(per_neuron: pd.DataFrame) -> pd.Series | None:
+    """(framework, dataset, fold, seed) of the trial whose per-neuron coefficients are drawn."""
+    if per_neuron.empty:
+        return None
+    return per_neuron.sort_values(["framework", "dataset", "fold", "seed"]).iloc[0][
+        ["framework", "dataset", "fold", "seed"]]
+
+
 def uci_summary(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per (dataset, unit, variant, metric): n, mean, std, 95 % t-interval."""
     test = stats.ok_rows(rows) if "status" in rows.columns else rows
@@ -224,9 +244,8 @@ def coefficient_heatmap(rows: pd.DataFrame, stem: Path) -> list[Path]:
     if learned.empty:
         return []
     learned = learned.assign(neuron=_detail_field(learned["detail"], "neuron"))
-    first = learned.sort_values(["framework", "dataset", "fold", "seed"]).iloc[0]
-    pick = learned[(learned["framework"] == first["framework"]) & (learned["dataset"] == first["dataset"])
-                   & (learned["fold"] == first["fold"]) & (learned["seed"] == first["seed"])]
+    first = _heatmap_trial(learned)
+    pick = learned[(learned[["framework", "dataset", "fold", "seed"]] == first).all(axis=1)]
     variants = sorted(pick["variant"].unique())
     layers = sorted(pick["layer"].unique())
     fig, axes = plt.subplots(len(variants), len(layers), figsize=(3.2 * len(layers), 2.6 * len(variants)),
