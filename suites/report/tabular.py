@@ -325,7 +325,7 @@ def entropy_curves(rows: pd.DataFrame, stem: Path) -> list[Path]:
                        variant=part["variant"].str.replace(r"^leak-free/?", "", regex=True))
     fig, ax = plt.subplots(figsize=(5.0, 3.0))
     sns.lineplot(data=part, x="epoch", y="value", hue="variant", style="layer", ax=ax,
-                 errorbar=("ci", 95))
+                 errorbar=("ci", 95), seed=stats.BOOTSTRAP_SEED)   # reproducible bands
     ax.axhline(np.log(4.0), color="0.5", lw=0.8, ls=":")
     ax.set_ylabel("mixture entropy (nats)")
     ax.set_title("uci-actmix: ActMix mixture entropy during training", fontsize=9)
