@@ -88,8 +88,6 @@ def run_command(args: argparse.Namespace) -> int:
     from suites import settings
     from suites.accuracy import grid
     from suites.data import DataError
-    from suites.results import write_results
-    from suites.run import ResultsLocked, run_grid
 
     protocols = _comma_list(args.protocol, "protocol") or []
     unknown = [p for p in protocols if p not in PROTOCOLS and p not in STANDALONE_PROTOCOLS]
@@ -118,24 +116,12 @@ def run_command(args: argparse.Namespace) -> int:
                                 dtype=args.dtype)
         except ValueError as error:
             raise SystemExit(f"neuronbench accuracy: {error}") from error
-    results_dir = settings.results_dir(args.results_dir)
     if not sys.stderr.isatty():  # a log: one line per epoch too (the runner prints one per trial)
         os.environ.setdefault(ENV_EPOCH_LOG, "1")
     run_config = {"command": "accuracy", "protocols": protocols, "profile": args.profile,
                   "frameworks": frameworks, "units": args.units, "seeds": args.seeds,
                   "mode": args.mode, "dtype": args.dtype}
-    try:
-        summary = run_grid(trials, results_dir, run_config=run_config, **executor_options(args))
-    except ResultsLocked as error:
-        print(f"neuronbench accuracy: {error}")
-        return 3
-    write_results(results_dir)
-    print_summary(results_dir, protocols)
-    for key, label, error in summary.failures:
-        print(f"trial {label} ({key}) failed: {error}")
-    print(summary)
-    # A diverged trial is a result (it is reported as such); a failed one is not.
-    return 0 if summary.failed == 0 else 1
+    return run_and_summarise(trials, args, run_config, lambda d: print_summary(d, protocols))
 
 
 def print_summary(results_dir: Path, protocols: list[str]) -> None:
@@ -176,8 +162,6 @@ def run_tabular(args: argparse.Namespace) -> int:
     from suites import settings
     from suites.accuracy import tabular, tabular_train, xgboost_baseline
     from suites.data import DataError, fetch_dataset, resolve_data_root
-    from suites.results import write_results
-    from suites.run import ResultsLocked, run_grid
 
     units = _comma_list(args.units, "units") or [*tabular_train.UNITS, "xgboost"]
     datasets = _comma_list(args.datasets, "datasets") or list(tabular.DATASETS)
@@ -207,21 +191,10 @@ def run_tabular(args: argparse.Namespace) -> int:
             trials += xgboost_baseline.plan(datasets, profile=args.profile, seeds=args.seeds or 1)
     except (ImportError, ValueError) as error:
         raise SystemExit(f"neuronbench accuracy: {error}") from error
-    results_dir = settings.results_dir(args.results_dir)
     run_config = {"command": "accuracy", "protocols": ["uci-actmix"], "units": units,
                   "datasets": datasets, "variants": variants, "frameworks": frameworks,
                   "profile": args.profile, "seeds": args.seeds}
-    try:
-        summary = run_grid(trials, results_dir, run_config=run_config, **executor_options(args))
-    except ResultsLocked as error:
-        print(f"neuronbench accuracy: {error}")
-        return 3
-    write_results(results_dir)
-    print_tabular_summary(results_dir)
-    for key, label, error in summary.failures:
-        print(f"trial {label} ({key}) failed: {error}")
-    print(summary)
-    return 0 if summary.failed == 0 else 1
+    return run_and_summarise(trials, args, run_config, print_tabular_summary)
 
 
 def print_tabular_summary(results_dir: Path) -> None:
@@ -254,8 +227,6 @@ def run_cifar(args: argparse.Namespace) -> int:
     from suites import settings
     from suites.accuracy import cifar
     from suites.data import DataError, fetch_dataset, resolve_data_root
-    from suites.results import write_results
-    from suites.run import ResultsLocked, run_grid
 
     root = resolve_data_root(args.data_dir)
     try:
@@ -272,16 +243,27 @@ def run_cifar(args: argparse.Namespace) -> int:
                             profile=args.profile, seeds=args.seeds, dtype=args.dtype)
     except ValueError as error:
         raise SystemExit(f"neuronbench accuracy: {error}") from error
-    results_dir = settings.results_dir(args.results_dir)
     run_config = {"command": "accuracy", "protocols": ["cifar10"], "units": args.units,
                   "frameworks": frameworks, "profile": args.profile, "seeds": args.seeds}
+    return run_and_summarise(trials, args, run_config, lambda d: print_summary(d, ["cifar10"]))
+
+
+def run_and_summarise(trials: list, args: argparse.Namespace, run_config: dict[str, Any],
+                      summarise: Any) -> int:
+    """Run ``trials`` into the results store, consolidate, print ``summarise(results_dir)``, the
+    failures and the counts; exit code 0 unless a trial failed (a diverged one is a result)."""
+    from suites import settings
+    from suites.results import write_results
+    from suites.run import ResultsLocked, run_grid
+
+    results_dir = settings.results_dir(args.results_dir)
     try:
         summary = run_grid(trials, results_dir, run_config=run_config, **executor_options(args))
     except ResultsLocked as error:
         print(f"neuronbench accuracy: {error}")
         return 3
     write_results(results_dir)
-    print_summary(results_dir, ["cifar10"])
+    summarise(results_dir)
     for key, label, error in summary.failures:
         print(f"trial {label} ({key}) failed: {error}")
     print(summary)
