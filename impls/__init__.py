@@ -16,6 +16,8 @@ The public API, used by every suite and test (frameworks are imported lazily, on
     model = impls.build_model(impls.spec.APTX_PAPER_MLP, "jax", seed=0)
     state = impls.init_train_state(model, "cross_entropy", impls.spec.training.Adam(4e-3))
     impls.set_learning_rate(state, 1e-3)            # schedules act between train_steps calls
+    impls.set_temperature(model, 0.5)               # ActMix temperature annealing, likewise
+    impls.set_entropy_weight(state, 0.01)           # ActMix entropy penalty (the "full" variant)
     losses = impls.train_steps(state, batches)      # Adam moments persist across calls
     logits = impls.predict(model, x, batch_size=1000)
 
@@ -52,9 +54,11 @@ __all__ = [
     "load_backend",
     "model_forward",
     "predict",
+    "set_entropy_weight",
     "set_learning_rate",
     "set_model_params",
     "set_params",
+    "set_temperature",
     "spec",
     "train_steps",
     "vjp",
@@ -222,6 +226,27 @@ def set_learning_rate(state: TrainState, lr: float) -> None:
     from impls import training
 
     state.lr = training.check_learning_rate(lr)
+
+
+def set_entropy_weight(state: TrainState, weight: float) -> None:
+    """Lambda of the ActMix entropy penalty for the next updates: the loss minimised becomes
+    task loss + lambda * (mean over ActMix layers of the mean mixture entropy), spec §3.3's
+    ``full`` variant. Returned losses stay the task loss. A positive weight on a model without
+    an ActMix layer is an error (there is nothing to penalise)."""
+    weight = spec.training.check_entropy_weight(weight)
+    if weight and not any(s.block == "actmix" for s in state.model.layer_specs):
+        raise ValueError("an entropy weight needs at least one ActMix layer; this model has none")
+    state.entropy_weight = weight
+
+
+def set_temperature(model: Any, temperature: float) -> None:
+    """The softmax temperature of every ActMix layer of a native model or layer (state, not a
+    parameter: compiled steps see the new value without recompiling)."""
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.floating, np.integer)):
+        raise ValueError(f"actmix temperature must be a number, received {temperature!r}")
+    if not (np.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"actmix temperature must be finite and positive, received {temperature!r}")
+    load_backend(framework_of(model)).set_temperature(model, float(temperature))
 
 
 def train_steps(state: TrainState, batches: Any) -> list[float]:

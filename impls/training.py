@@ -43,6 +43,7 @@ class TrainState:
     step: int
     n_outputs: int
     optimizer_state: Any = None
+    entropy_weight: float = 0.0     # lambda of the ActMix entropy penalty (impls.set_entropy_weight)
 
 
 def output_width(model: Any) -> int:

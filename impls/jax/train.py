@@ -26,7 +26,7 @@ from flax import nnx
 
 from impls.common import LOSS_NAMES
 from impls.jax.device import check_mode, compiled
-from impls.jax.models import Model
+from impls.jax.models import Model, actmix_entropy
 from impls.jax.params import from_native, native_slot
 from impls.jax.units import Block
 from impls.spec import blocks
@@ -148,12 +148,19 @@ def _apply(rule: SGD | Adam, params: Any, grads: Any, opt: dict[str, Any], lr: j
     return jax.tree.map(update, params, m, v), {"t": t, "m": m, "v": v}
 
 
-def _make_step(graphdef: nnx.GraphDef, loss: str, rule: SGD | Adam, clip_norm: float | None):
-    def step(params, rest, opt, x, target, lr):
+def _make_step(graphdef: nnx.GraphDef, loss: str, rule: SGD | Adam, clip_norm: float | None,
+               penalised: bool = False):
+    """The train step; ``penalised`` adds weight * (mean ActMix mixture entropy) to the loss
+    that is differentiated (the returned value stays the task loss)."""
+    def step(params, rest, opt, x, target, lr, weight):
         def objective(ps):
-            return loss_value(loss, nnx.merge(graphdef, ps, rest)(x), target)
+            model = nnx.merge(graphdef, ps, rest)
+            value = loss_value(loss, model(x), target)
+            if not penalised:
+                return value, value
+            return value + weight * actmix_entropy(model), value
 
-        value, grads = jax.value_and_grad(objective)(params)
+        (_, value), grads = jax.value_and_grad(objective, has_aux=True)(params)
         if clip_norm is not None:
             grads = _clip(grads, clip_norm)
         params, opt = _apply(rule, params, grads, opt, lr)
@@ -170,23 +177,26 @@ def train_steps(state: TrainState, batches: Iterable[tuple[np.ndarray, np.ndarra
     and moments then stay jax arrays through the loop, one jitted step per batch in "compiled"
     mode (cached per model, loss, rule without lr and clip), and the trained parameters are
     written back with ``nnx.update`` at the end, so ``predict`` between calls sees them. The lr
-    is a scalar array argument: changing it never retraces.
+    is a scalar array argument: changing it never retraces; so is the entropy weight (turning
+    the penalty on, 0 -> positive, traces the penalised step once).
     """
     model: Model = state.model
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     rule = _rule_key(state.rule)
+    penalised = state.entropy_weight > 0
     if check_mode(state.mode) == "eager":
-        step = _make_step(graphdef, state.loss, rule, state.clip_norm)
+        step = _make_step(graphdef, state.loss, rule, state.clip_norm, penalised)
     else:
-        step = compiled(model, ("train", state.loss, rule, state.clip_norm),
-                        lambda: _make_step(graphdef, state.loss, rule, state.clip_norm))
+        step = compiled(model, ("train", state.loss, rule, state.clip_norm, penalised),
+                        lambda: _make_step(graphdef, state.loss, rule, state.clip_norm, penalised))
     lr = jnp.asarray(state.lr, dtype=model.dtype)
+    weight = jnp.asarray(state.entropy_weight, dtype=model.dtype)
     opt = state.optimizer_state
     values: list[jax.Array] = []
     try:
         for x, target in batches:
             target = jnp.asarray(target) if state.loss == "cross_entropy" else _array(model, target)
-            params, opt, value = step(params, rest, opt, _array(model, x), target, lr)
+            params, opt, value = step(params, rest, opt, _array(model, x), target, lr, weight)
             state.step += 1
             values.append(value)
     finally:  # keep model, moments and step count consistent even if a batch fails mid-call

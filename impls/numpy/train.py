@@ -19,7 +19,7 @@ import numpy as np
 from impls.numpy.device import check_mode
 from impls.numpy.models import Model
 from impls.numpy.params import trainable_parameters
-from impls.numpy.units import Block
+from impls.numpy.units import ActMix, Block
 from impls.spec.training import SGD, Adam, AdamW, clip_factor
 from impls.training import TrainState
 
@@ -131,6 +131,17 @@ def _update(rule: SGD | Adam, opt: OptimizerState, params: list[dict[str, np.nda
             p -= lr * (m[name] / c1) / (np.sqrt(v[name] / c2) + rule.eps)
 
 
+def _with_entropy_penalty(model: Model, grads: list[dict[str, np.ndarray]], weight: float
+                          ) -> list[dict[str, np.ndarray]]:
+    """The gradients plus weight * d(mean ActMix mixture entropy)/d logits (spec §3.3)."""
+    mixing = [i for i, block in enumerate(model.blocks) if isinstance(block, ActMix)]
+    scale = model.dtype.type(weight / len(mixing))
+    grads = list(grads)
+    for i in mixing:
+        grads[i] = {**grads[i], "logits": grads[i]["logits"] + scale * model.blocks[i].entropy_grad()}
+    return grads
+
+
 def train_steps(state: TrainState, batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> list[float]:
     """One update per batch, continuing ``state``'s moments; the loss before each update.
 
@@ -148,7 +159,10 @@ def train_steps(state: TrainState, batches: Iterable[tuple[np.ndarray, np.ndarra
         outputs = model.forward(np.asarray(x, dtype=model.dtype), training=True)
         value, upstream = loss_fn(outputs, target)
         model.backward(upstream)
-        grads = _clip([block.grads for block in model.blocks], state.clip_norm)
+        grads = [block.grads for block in model.blocks]
+        if state.entropy_weight:
+            grads = _with_entropy_penalty(model, grads, state.entropy_weight)
+        grads = _clip(grads, state.clip_norm)
         _update(state.rule, opt, params, grads, lr)
         state.step += 1
         losses.append(value)

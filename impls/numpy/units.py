@@ -272,6 +272,16 @@ class ActMix(Block):
         log_c = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
         return float(np.mean(-np.sum(np.exp(log_c) * log_c, axis=-1)))
 
+    def entropy_grad(self) -> np.ndarray:
+        """d entropy() / d logits in the layer dtype: -c (log c + h) / (T F) per neuron (the
+        derivation is in ``impls.spec.oracle.actmix_entropy_grad``)."""
+        z = self.param("logits") / self.dtype.type(self.temperature)
+        z = z - z.max(axis=-1, keepdims=True)
+        log_c = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+        c = np.exp(log_c)
+        h = -np.sum(c * log_c, axis=-1, keepdims=True)
+        return -c * (log_c + h) / self.dtype.type(self.temperature * log_c.shape[0])
+
     def _columns(self, coeff: np.ndarray, ndim: int) -> list[np.ndarray]:
         shape = _feature_shape(ndim, self.config["axis"], coeff.shape[0])
         return [coeff[:, k].reshape(shape) for k in range(coeff.shape[1])]

@@ -32,7 +32,13 @@ from impls.spec.blocks import (
     resolve_config,
     trainable_names,
 )
-from impls.spec.oracle import actmix_coefficients, actmix_entropy, reference, reference_grad
+from impls.spec.oracle import (
+    actmix_coefficients,
+    actmix_entropy,
+    actmix_entropy_grad,
+    reference,
+    reference_grad,
+)
 
 __all__ = [
     "APTX_PAPER_MLP",
@@ -47,6 +53,7 @@ __all__ = [
     "MLPSpec",
     "actmix_coefficients",
     "actmix_entropy",
+    "actmix_entropy_grad",
     "check_dtype",
     "check_input",
     "check_params",

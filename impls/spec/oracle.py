@@ -169,6 +169,21 @@ def actmix_entropy(logits: np.ndarray, temperature: float) -> float:
     return float(np.mean(-np.sum(np.exp(log_c) * log_c, axis=-1)))
 
 
+def actmix_entropy_grad(logits: np.ndarray, temperature: float) -> tuple[float, np.ndarray]:
+    """The mean mixture entropy H of one ActMix layer and dH/dlogits (the ``full`` variant's
+    penalty, spec §3.3).
+
+    Per neuron, with z = a / T, c = softmax(z) and h = -sum_k c_k log c_k:
+    dh/dz_j = -c_j (log c_j + h), so dH/da = -c (log c + h) / (T F) for F neurons. Written from
+    log-softmax, so a saturated mixture (T = 0.01) gives exact zeros, not 0 * -inf.
+    """
+    log_c = special.log_softmax(_f64(logits) / temperature, axis=-1)
+    c = np.exp(log_c)
+    h = -np.sum(c * log_c, axis=-1, keepdims=True)
+    grad = -c * (log_c + h) / (temperature * log_c.shape[0])
+    return float(np.mean(h)), grad
+
+
 def _actmix(p: Params, x: np.ndarray, c: Config, g: np.ndarray | None):
     T = c["temperature"]
     coeff = actmix_coefficients(p["logits"], T)                     # [F, K]

@@ -30,6 +30,12 @@ loop sets it on the persistent training state between epochs (``impls.set_learni
 * ``StepLR(step_size, gamma)``: ``base gamma^(epoch // step_size)``
 * ``Cosine(t_max, eta_min)``: ``eta_min + (base - eta_min) (1 + cos(pi min(epoch, t_max) / t_max)) / 2``
 
+The ActMix ``full`` variant (spec §3.3) adds an entropy penalty to the task loss:
+``loss + lambda * H``, H the mean over the model's ActMix layers of each layer's mean mixture
+entropy. lambda is state like the lr (``impls.set_entropy_weight``, 0 by default, set between
+epochs by the warm-up schedule); the loss a train step returns stays the *task* loss, which is
+what the protocol logs as ``train_loss`` (the penalty is a function of the parameters alone).
+
 The learning rate is *state*, not part of the rule: a rule's ``lr`` is the base value, and every
 framework passes the current lr into its (compiled) step as a runtime value, so a schedule never
 triggers a recompile.
@@ -211,6 +217,33 @@ def check_clip_norm(clip_norm: float | None) -> float | None:
     return float(clip_norm)
 
 
+def check_entropy_weight(weight: float) -> float:
+    if isinstance(weight, bool) or not isinstance(weight, (int, float, np.floating, np.integer)):
+        raise ValueError(f"entropy weight must be a number, received {weight!r}")
+    if not (math.isfinite(float(weight)) and float(weight) >= 0):
+        raise ValueError(f"entropy weight must be finite and >= 0, received {weight!r}")
+    return float(weight)
+
+
+def mixture_entropy_penalty(architecture, params: ModelParams) -> tuple[float, ModelParams]:
+    """(H, dH/dparams): the mean over ActMix layers of their mean mixture entropy, and its
+    gradient (only on ActMix logits). A model without ActMix layers has no penalty: an error,
+    since asking for one there is a protocol mistake."""
+    from impls.spec.models import as_layers
+    from impls.spec.oracle import actmix_entropy_grad
+
+    layers = as_layers(architecture)
+    mixing = [i for i, spec in enumerate(layers) if spec.block == "actmix"]
+    if not mixing:
+        raise ValueError("an entropy weight needs at least one ActMix layer; this model has none")
+    total, grads = 0.0, [{} for _ in layers]
+    for i in mixing:
+        h, g = actmix_entropy_grad(params[i]["logits"], layers[i].config["temperature"])
+        total += h / len(mixing)
+        grads[i]["logits"] = g / len(mixing)
+    return total, grads
+
+
 @dataclass
 class OracleTrainState:
     """The oracle's persistent training state: the float64 twin of ``impls.TrainState``."""
@@ -223,6 +256,7 @@ class OracleTrainState:
     lr: float = field(default=float("nan"))
     step: int = 0
     optimizer_state: dict = field(default_factory=dict)
+    entropy_weight: float = 0.0
 
 
 def init_train_state(architecture, params: ModelParams, loss: str, rule: Rule,
@@ -244,6 +278,10 @@ def train_steps(state: OracleTrainState, batches: Iterable[tuple[np.ndarray, np.
         value, upstream = loss_fn(model_forward(state.architecture, state.params, x), target)
         losses.append(value)
         _, grads = model_vjp(state.architecture, state.params, x, upstream)
+        if state.entropy_weight:
+            _, penalty = mixture_entropy_penalty(state.architecture, state.params)
+            grads = [{k: g + state.entropy_weight * p.get(k, 0.0) for k, g in layer.items()}
+                     for layer, p in zip(grads, penalty, strict=True)]
         grads = clip_by_total_norm(grads, state.clip_norm)
         state.params, state.optimizer_state = state.rule.update(state.params, grads, state.optimizer_state,
                                                                state.lr)
@@ -252,15 +290,17 @@ def train_steps(state: OracleTrainState, batches: Iterable[tuple[np.ndarray, np.
 
 
 def train_trajectory(architecture, params: ModelParams, batches, loss: str, optimizer,
-                     clip_norm: float | None = None,
-                     lrs: Sequence[float] | None = None) -> tuple[list[float], ModelParams]:
+                     clip_norm: float | None = None, lrs: Sequence[float] | None = None,
+                     entropy_weight: float = 0.0) -> tuple[list[float], ModelParams]:
     """Run len(batches) oracle train steps from a fresh state; returns losses and final params.
 
     ``batches`` is a sequence of (x, target) pairs; ``optimizer`` an SGD, Adam or AdamW rule;
-    ``lrs`` (optional) the learning rate of each step, as a schedule would set it. This is the
+    ``lrs`` (optional) the learning rate of each step, as a schedule would set it;
+    ``entropy_weight`` the ActMix entropy penalty's lambda (module docstring). This is the
     float64 reference of every framework's k-step trajectory check.
     """
     state = init_train_state(architecture, params, loss, optimizer, clip_norm)
+    state.entropy_weight = check_entropy_weight(entropy_weight)
     batches = list(batches)
     if lrs is None:
         return train_steps(state, batches), state.params

@@ -29,7 +29,7 @@ from impls.spec.training import CLIP_EPS, SGD, Adam, AdamW
 from impls.tf.device import check_mode, in_mode
 from impls.tf.models import Model
 from impls.tf.params import to_canonical
-from impls.tf.units import DTYPES, Block
+from impls.tf.units import DTYPES, ActMix, Block
 from impls.training import TrainState
 
 
@@ -112,22 +112,27 @@ def _clip(grads: list[tf.Tensor], max_norm: float) -> list[tf.Tensor]:
     return [g * factor for g in grads]
 
 
-def _step_function(state: TrainState) -> Callable[..., tf.Tensor]:
+def _step_function(state: TrainState, penalised: bool) -> Callable[..., tf.Tensor]:
     """One update of every trainable variable with the spec's SGD, Adam or AdamW rule.
 
-    Only the lr is an argument (a scalar tensor); b1, b2, eps, weight decay and the clip norm
-    are fixed for a run and traced in as constants.
+    Only the lr and the entropy weight are arguments (scalar tensors); b1, b2, eps, weight
+    decay and the clip norm are fixed for a run and traced in as constants. ``penalised`` adds
+    weight * (mean ActMix mixture entropy) to the differentiated loss; the step returns the
+    task loss.
     """
     model: Model = state.model
     variables = model.trainable_variables
     opt: OptimizerState = state.optimizer_state
     rule, loss, clip_norm = state.rule, state.loss, state.clip_norm
     decay = rule.weight_decay if isinstance(rule, AdamW) else None
+    mixing = [block for block in model.blocks if isinstance(block, ActMix)] if penalised else []
 
-    def step(x: tf.Tensor, target: tf.Tensor, lr: tf.Tensor) -> tf.Tensor:
+    def step(x: tf.Tensor, target: tf.Tensor, lr: tf.Tensor, weight: tf.Tensor) -> tf.Tensor:
         with tf.GradientTape() as tape:
             value = loss_value(loss, model(x), target)
-        grads = tape.gradient(value, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            objective = (value + weight * tf.add_n([b.entropy() for b in mixing]) / len(mixing)
+                         if mixing else value)
+        grads = tape.gradient(objective, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         if clip_norm is not None:
             grads = _clip(grads, clip_norm)
         opt.t.assign_add(1)
@@ -155,12 +160,14 @@ def train_steps(state: TrainState, batches: Iterable[tuple[np.ndarray, np.ndarra
     losses stay tensors until the end of the call (no host sync per step).
     """
     model: Model = state.model
-    run = in_mode(state.optimizer_state, "train", _step_function(state), state.mode)
+    penalised = state.entropy_weight > 0
+    run = in_mode(state.optimizer_state, ("train", penalised), _step_function(state, penalised), state.mode)
     lr = _tensor(model, state.lr)
+    weight = _tensor(model, state.entropy_weight)
     values: list[tf.Tensor] = []
     for x, target in batches:
         target_t = (tf.convert_to_tensor(np.asarray(target, dtype=np.int64)) if state.loss == "cross_entropy"
                     else _tensor(model, target))
-        values.append(run(_tensor(model, x), target_t, lr))
+        values.append(run(_tensor(model, x), target_t, lr, weight))
         state.step += 1
     return [float(v) for v in tf.stack(values).numpy()] if values else []

@@ -111,7 +111,9 @@ def train_steps(state: TrainState, batches: Iterable[tuple[np.ndarray, np.ndarra
 
     The forward runs in ``state.mode`` (torch.compile'd module in "compiled"); the update is
     eager, with ``state.lr`` read once per call, so a new learning rate never recompiles.
-    Losses stay on the device until the end of the call (no host sync per step).
+    Losses stay on the device until the end of the call (no host sync per step). With an
+    entropy weight the ActMix penalty (eager, on the same parameters) joins the loss that is
+    differentiated; the returned loss is the task loss.
     """
     model: Model = state.model
     params = _trainable(model)
@@ -119,13 +121,18 @@ def train_steps(state: TrainState, batches: Iterable[tuple[np.ndarray, np.ndarra
     run = in_mode(model, state.mode)
     lr = float(state.lr)
     device = params[0].device if params else torch.device("cpu")
+    weight = float(state.entropy_weight)
+    mixing = [m for m in model.modules() if isinstance(m, Block) and m.layer_spec.block == "actmix"] if weight else []
     values: list[torch.Tensor] = []
     for x, target in batches:
         for p in params:
             p.grad = None
         target_t = torch.as_tensor(np.asarray(target), device=device)
         value = loss_value(state.loss, run(_tensor_like(model, x)), target_t)
-        value.backward()
+        if mixing:
+            (value + weight * sum(block.entropy() for block in mixing) / len(mixing)).backward()
+        else:
+            value.backward()
         if state.clip_norm is not None:
             # torch's own definition of the rule: g * min(1, c / (norm + 1e-6)), no host sync.
             torch.nn.utils.clip_grad_norm_(params, state.clip_norm)

@@ -10,7 +10,12 @@ seed, epoch and step, so every framework sees the same images. Adam with a cosin
 batch 128. The last epoch is reported (no checkpoint selection: nothing is chosen on the test
 set); ``quick`` trains on a fixed 10,000-image subset.
 
-Not yet: the equal-parameter variants (every unit here runs at equal width).
+Two variants: ``equal-width`` (every unit at the widths above) and ``equal-params`` for the
+units whose own parameters change the count (PReLU's slopes, ActMix's logits, ...): the dense
+hidden layer is resized so the network's count is closest to ReLU's. The dense width is the
+finest integer knob (one unit is ~270 parameters; one conv channel is ~600-1,200), so a unit
+whose difference is below half a dense unit gets no equal-params trial: it would repeat its
+equal-width one.
 """
 
 from __future__ import annotations
@@ -52,10 +57,27 @@ PROFILES: Mapping[str, CifarProfile] = {
 DEFAULT_MODES = {"numpy": "eager", "torch": "eager", "jax": "compiled", "tf": "compiled"}
 
 
-def architecture(unit: str, unit_config: Mapping[str, Any]):
+VARIANTS = ("equal-width", "equal-params")
+BASELINE = "relu"
+
+
+def architecture(unit: str, unit_config: Mapping[str, Any], dense: Sequence[int] = DENSE):
     from impls.spec import CNNSpec
 
-    return CNNSpec(3, 32, CHANNELS, DENSE, 10, unit, dict(unit_config))
+    return CNNSpec(3, 32, CHANNELS, tuple(dense), 10, unit, dict(unit_config))
+
+
+def dense_for(unit: str, variant: str) -> tuple[int, ...]:
+    """The dense hidden width of a unit in a variant (``equal-params``: closest count to ReLU's,
+    ties to the wider layer)."""
+    if variant == "equal-width":
+        return DENSE
+    if variant != "equal-params":
+        raise ValueError(f"unknown cifar10 variant {variant!r}; known: {', '.join(VARIANTS)}")
+    target = architecture(BASELINE, UNIT_CONFIGS[BASELINE]).n_params
+    widths = range(max(1, DENSE[0] // 2), 2 * DENSE[0] + 1)
+    best = min(widths, key=lambda w: (abs(architecture(unit, UNIT_CONFIGS[unit], (w,)).n_params - target), -w))
+    return (best,)
 
 
 @functools.lru_cache(maxsize=1)
@@ -84,7 +106,7 @@ def run_trial(config: Mapping[str, Any]) -> list[dict[str, Any]]:
         x_train, y_train = x_train[keep], y_train[keep]
     if config["test_subset"]:
         x_test, y_test = x_test[:config["test_subset"]], y_test[:config["test_subset"]]
-    arch = architecture(config["unit"], config["unit_config"])
+    arch = architecture(config["unit"], config["unit_config"], config["dense"])
     model = impls.build_model(arch, framework, seed=seeds.stream(config["seed"], "init"), dtype=dtype)
     rule = protocols.make_rule(config["optimizer"])
     schedule = protocols.make_schedule(config["schedule"])
@@ -127,8 +149,9 @@ def run_trial(config: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def plan(*, units: Sequence[str] | None = None, frameworks: Sequence[str], profile: str = "quick",
-         seeds: int | None = None, dtype: str = "float32") -> list:
-    """One runner trial per unit, framework and seed."""
+         seeds: int | None = None, dtype: str = "float32", variants: Sequence[str] = VARIANTS) -> list:
+    """One runner trial per unit, variant, framework and seed (an equal-params trial only where
+    it differs from the equal-width one)."""
     from suites.accuracy.grid import SUITE_CODE
     from suites.run import Trial, backend_code
     from suites.settings import DISTRIBUTIONS
@@ -140,15 +163,21 @@ def plan(*, units: Sequence[str] | None = None, frameworks: Sequence[str], profi
     unknown = [u for u in units if u not in UNIT_CONFIGS]
     if unknown:
         raise ValueError(f"cifar10 has no unit {', '.join(unknown)}; its units: {', '.join(UNITS)}")
+    bad = [v for v in variants if v not in VARIANTS]
+    if bad:
+        raise ValueError(f"unknown cifar10 variant(s) {', '.join(bad)}; known: {', '.join(VARIANTS)}")
     trials = []
-    for unit in units:
+    for unit, variant in [(u, v) for v in variants for u in units]:
+        dense = dense_for(unit, variant)
+        if variant != "equal-width" and dense == DENSE:
+            continue
         for framework in frameworks:
             for seed in range(prof.seeds if seeds is None else seeds):
                 config = {"protocol": PROTOCOL, "profile": profile, "unit": unit,
-                          "unit_config": dict(UNIT_CONFIGS[unit]), "variant": "equal-width",
+                          "unit_config": dict(UNIT_CONFIGS[unit]), "variant": variant,
                           "framework": framework, "mode": DEFAULT_MODES[framework], "dtype": dtype,
-                          "seed": seed, "channels": list(CHANNELS), "dense": list(DENSE),
-                          "n_params": architecture(unit, UNIT_CONFIGS[unit]).n_params,
+                          "seed": seed, "channels": list(CHANNELS), "dense": list(dense),
+                          "n_params": architecture(unit, UNIT_CONFIGS[unit], dense).n_params,
                           "optimizer": {"name": "adam", "lr": 1e-3},
                           "schedule": {"name": "cosine", "t_max": prof.epochs, "eta_min": 1e-5},
                           "batch_size": 128, "eval_batch_size": 500, "epochs": prof.epochs,
@@ -156,5 +185,5 @@ def plan(*, units: Sequence[str] | None = None, frameworks: Sequence[str], profi
                 trials.append(Trial(suite="accuracy", fn="suites.accuracy.cifar:run_trial",
                                     config=config, code=(*backend_code(framework), *SUITE_CODE),
                                     frameworks=DISTRIBUTIONS[framework],
-                                    label=f"{PROTOCOL} {unit} {framework} seed {seed}"))
+                                    label=f"{PROTOCOL} {unit} {variant} {framework} seed {seed}"))
     return trials

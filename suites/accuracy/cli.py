@@ -239,12 +239,14 @@ def run_cifar(args: argparse.Namespace) -> int:
     for framework in frameworks:
         impls.load_backend(framework)
     try:
+        variants = _comma_list(args.variants, "variants") or list(cifar.VARIANTS)
         trials = cifar.plan(units=_comma_list(args.units, "units"), frameworks=frameworks,
-                            profile=args.profile, seeds=args.seeds, dtype=args.dtype)
+                            profile=args.profile, seeds=args.seeds, dtype=args.dtype, variants=variants)
     except ValueError as error:
         raise SystemExit(f"neuronbench accuracy: {error}") from error
     run_config = {"command": "accuracy", "protocols": ["cifar10"], "units": args.units,
-                  "frameworks": frameworks, "profile": args.profile, "seeds": args.seeds}
+                  "variants": variants, "frameworks": frameworks, "profile": args.profile,
+                  "seeds": args.seeds}
     return run_and_summarise(trials, args, run_config, lambda d: print_summary(d, ["cifar10"]))
 
 

@@ -12,10 +12,14 @@ part, preprocessing fitted on all rows). Weights come from the trial seed's ``in
 the batch order from its ``data_order`` stream, and the inner validation split from its
 ``split`` stream, so every framework sees identical data, batches and initial weights.
 
-ActMix's ``full`` variant (temperature annealed 1 -> 0.01 and an entropy penalty on the
-mixture) needs an entropy term in the training loss, which the four training drivers do not
-have yet; only ``notemp`` (T = 1, no penalty) is run, with ``relu_bias`` 1.5 (README) and 0.0
-(the YAML the code loaded), each labelled in the variant.
+ActMix runs in both of the original's variants, each with ``relu_bias`` 1.5 (README) and 0.0
+(the YAML the code loaded), labelled in the variant: ``notemp`` (T = 1, no penalty) and
+``full`` (spec §3.3: at the start of epoch e, counted from 0, the temperature is annealed
+linearly 1 -> 0.01 over the first 150 epochs and the entropy weight warmed up linearly
+0 -> 0.01 over the first 50; the loss minimised is task loss + weight * mean mixture entropy,
+``impls.set_entropy_weight``). The best epoch's temperature is restored with its weights, as
+the original's checkpoint kept its temperature buffer. The quick profile scales both ramps to
+its epoch budget (3/4 and 1/4 of it), so the anneal still ends before the last epoch.
 """
 
 from __future__ import annotations
@@ -36,15 +40,49 @@ PROTOCOL = "uci-actmix"
 HIDDEN = (128, 128)
 
 #: Units of the comparison and their configurations: the static baselines of spec §3.2 (SiLU is
-#: swish with beta fixed at 1), ActMix (notemp, both relu_bias values), and every other unit.
+#: swish with beta fixed at 1), ActMix (full and notemp, both relu_bias values), and every other
+#: unit. Labels starting with ``full`` train with the mixture schedule (``MixtureSchedule``).
 UNIT_CONFIGS: Mapping[str, tuple[tuple[str, Mapping[str, Any]], ...]] = {
     "relu": (("", {}),), "gelu": (("", {}),), "prelu": (("", {}),), "tanh": (("", {}),),
     "swish": (("silu", {"learnable": False, "beta": 1.0}),),
-    "actmix": (("notemp/relu_bias=1.5", {"relu_bias": 1.5}), ("notemp/relu_bias=0", {"relu_bias": 0.0})),
+    "actmix": (("full/relu_bias=1.5", {"relu_bias": 1.5}), ("full/relu_bias=0", {"relu_bias": 0.0}),
+               ("notemp/relu_bias=1.5", {"relu_bias": 1.5}), ("notemp/relu_bias=0", {"relu_bias": 0.0})),
     "aptx_activation": (("", {"trainable": True}),),
     "lselu": (("", {}),), "yat_dense": (("", {}),), "aptx_layer": (("", {}),),
 }
 UNITS = tuple(UNIT_CONFIGS)
+
+
+@dataclass(frozen=True)
+class MixtureSchedule:
+    """ActMix ``full``: temperature and entropy weight of epoch e (from 0), spec §3.3."""
+
+    anneal_epochs: int
+    warmup_epochs: int
+    t_initial: float = 1.0
+    t_final: float = 0.01
+    entropy_weight: float = 0.01
+
+    def temperature(self, epoch: int) -> float:
+        if epoch >= self.anneal_epochs:
+            return self.t_final
+        return self.t_initial + epoch / self.anneal_epochs * (self.t_final - self.t_initial)
+
+    def weight(self, epoch: int) -> float:
+        return self.entropy_weight * min(1.0, epoch / self.warmup_epochs)
+
+
+def mixture_schedule(label: str, epochs: int) -> dict[str, Any] | None:
+    """The schedule a variant label asks for (as a config dict), or None (fixed T = 1, no penalty).
+
+    The protocol's ramps (150 and 50 epochs) belong to its 200-epoch budget; a shorter budget
+    keeps their proportions."""
+    if not label.startswith("full"):
+        return None
+    if epochs >= 200:
+        return dataclasses.asdict(MixtureSchedule(anneal_epochs=150, warmup_epochs=50))
+    return dataclasses.asdict(MixtureSchedule(anneal_epochs=max(1, round(0.75 * epochs)),
+                                              warmup_epochs=max(1, round(0.25 * epochs))))
 
 
 @dataclass(frozen=True)
@@ -111,6 +149,7 @@ def plan(*, units: Sequence[str] | None = None, frameworks: Sequence[str],
                                     "clip_norm": 0.5, "batch_size": 128, "eval_batch_size": 4096,
                                     "epochs": prof.epochs, "patience": prof.patience,
                                     "train_subset": prof.train_subset,
+                                    "mixture_schedule": mixture_schedule(label, prof.epochs),
                                 }
                                 trials.append(Trial(
                                     suite="accuracy", fn="suites.accuracy.tabular_train:run_trial",
@@ -172,10 +211,18 @@ def run_trial(config: Mapping[str, Any]) -> list[dict[str, Any]]:
         rows.append({**base, "epoch": epoch, "split": split, "metric": metric, "value": float(value),
                      **extra})
 
-    best = (math.inf, 0, None)        # (validation loss, epoch, weights)
+    mixing = (MixtureSchedule(**config["mixture_schedule"]) if config.get("mixture_schedule") else None)
+    temperature = mixing.t_initial if mixing else None
+    best = (math.inf, 0, None, temperature)        # (validation loss, epoch, weights, temperature)
     for epoch in range(1, config["epochs"] + 1):
         lr = schedule.lr(rule.lr, epoch - 1)
         impls.set_learning_rate(state, lr)
+        if mixing is not None:
+            temperature = mixing.temperature(epoch - 1)
+            impls.set_temperature(model, temperature)
+            impls.set_entropy_weight(state, mixing.weight(epoch - 1))
+            add(epoch, "", "temperature", temperature)
+            add(epoch, "", "entropy_weight", mixing.weight(epoch - 1))
         order = order_rng.permutation(len(ds.x_train))
         start = time.perf_counter()
         losses = impls.train_steps(state, batches_of(ds.x_train, y_train, order, config["batch_size"]))
@@ -187,35 +234,41 @@ def run_trial(config: Mapping[str, Any]) -> list[dict[str, Any]]:
         val_outputs = impls.predict(model, ds.x_val, batch_size=config["eval_batch_size"], mode=mode)
         val_loss, _ = _loss_and_prediction(task, val_outputs, ds.y_val)
         add(epoch, "val", "loss", val_loss)
-        for layer, entropy in mixture_entropies(architecture, impls.get_model_params(model)):
+        params = impls.get_model_params(model)       # fresh NumPy copies in every framework
+        for layer, entropy in mixture_entropies(architecture, params, temperature):
             add(epoch, "", "actmix_entropy", entropy, detail=f"layer={layer}")
         if val_loss < best[0]:
-            best = (val_loss, epoch, [{k: v.copy() for k, v in layer.items()}
-                                      for layer in impls.get_model_params(model)])
+            best = (val_loss, epoch, params, temperature)
         elif epoch - best[1] >= config["patience"]:
             break
     if best[2] is None:
         raise Diverged(epoch, rows, "the validation loss was never finite")
     impls.set_model_params(model, best[2])
+    if mixing is not None:
+        impls.set_temperature(model, best[3])
     outputs = impls.predict(model, ds.x_test, batch_size=config["eval_batch_size"], mode=mode)
     _, prediction = _loss_and_prediction(task, outputs, ds.y_test)
     for name, value in metrics.for_task(task, ds.y_test, prediction).items():
         add(best[1], "test", name, value, selection="best_val")
     add(best[1], "", "stopped_epoch", epoch)
     every_neuron = config["fold"] == 0 and config["seed"] == 0      # what the heatmap draws
-    for metric, value, detail in learned_values(architecture, best[2], every_neuron=every_neuron):
+    for metric, value, detail in learned_values(architecture, best[2], every_neuron=every_neuron,
+                                                temperature=best[3]):
         add(best[1], "learned", metric, value, detail=detail)
     return rows
 
 
-def mixture_entropies(architecture, params: list[dict[str, np.ndarray]]) -> list[tuple[int, float]]:
-    """(hidden layer, mean entropy of its ActMix mixtures) for every ActMix layer (none else)."""
+def mixture_entropies(architecture, params: list[dict[str, np.ndarray]], temperature: float | None = None
+                      ) -> list[tuple[int, float]]:
+    """(hidden layer, mean entropy of its ActMix mixtures) for every ActMix layer (none else), at
+    ``temperature`` (the annealed one) or the architecture's."""
     from impls.spec import oracle
 
     out, hidden = [], 0
     for spec, values in zip(architecture.layers(), params, strict=True):
         if spec.block == "actmix":
-            out.append((hidden, oracle.actmix_entropy(values["logits"], spec.config["temperature"])))
+            t = spec.config["temperature"] if temperature is None else temperature
+            out.append((hidden, oracle.actmix_entropy(values["logits"], t)))
         if spec.block in SHAPED_UNITS:
             hidden += 1
     return out
@@ -225,13 +278,14 @@ def mixture_entropies(architecture, params: list[dict[str, np.ndarray]]) -> list
 SHAPED_UNITS = ("actmix", "aptx_activation", "lselu")
 
 
-def learned_values(architecture, params: list[dict[str, np.ndarray]], *, every_neuron: bool = True
-                   ) -> list[tuple[str, float, str]]:
+def learned_values(architecture, params: list[dict[str, np.ndarray]], *, every_neuron: bool = True,
+                   temperature: float | None = None) -> list[tuple[str, float, str]]:
     """(metric, value, detail) of what the report draws, L counting hidden layers: the ActMix
     mixing coefficients averaged over neurons (``coefficient_mean/<basis>``, detail ``layer=L``)
     and, with ``every_neuron``, of each neuron (``coefficient/<basis>``, ``layer=L neuron=N``:
     1,024 rows for the protocol's MLP, so the trial keeps them for fold 0 and seed 0 only); the
-    scalar parameters of the APTx activation and LearnableSELU (``param/<name>``, ``layer=L``)."""
+    scalar parameters of the APTx activation and LearnableSELU (``param/<name>``, ``layer=L``).
+    ``temperature`` overrides the architecture's (an annealed ActMix's coefficients)."""
     from impls.spec import oracle
 
     out = []
@@ -241,7 +295,8 @@ def learned_values(architecture, params: list[dict[str, np.ndarray]], *, every_n
             continue
         config = dict(spec.config)
         if spec.block == "actmix":
-            coefficients = oracle.actmix_coefficients(values["logits"], config["temperature"])
+            coefficients = oracle.actmix_coefficients(
+                values["logits"], config["temperature"] if temperature is None else temperature)
             out += [(f"coefficient_mean/{basis}", float(c), f"layer={hidden}")
                     for basis, c in zip(config["basis"], coefficients.mean(axis=0), strict=True)]
             if every_neuron:

@@ -86,9 +86,11 @@ def latex_table(header: Sequence[str], rows: Iterable[Sequence[str]], caption: s
     """A booktabs tabular (first column left, the rest centred) preceded by its caption as a comment.
 
     Cells are escaped here; "±" and "—" become math/text commands so the file compiles with
-    plain pdflatex.
+    plain pdflatex, and a cell wrapped in Markdown bold (``**...**``) becomes ``\\textbf``.
     """
     def cell(text: str) -> str:
+        if len(text) > 4 and text.startswith("**") and text.endswith("**"):    # Markdown bold
+            return r"\textbf{" + cell(text[2:-2]) + "}"
         return (latex_escape(text).replace("±", r"$\pm$").replace(DASH, "---")
                 .replace("−", "-"))
 

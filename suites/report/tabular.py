@@ -59,14 +59,55 @@ def uci_summary(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(cells)
 
 
+def versus_baseline(rows: pd.DataFrame, baseline: str = "relu") -> pd.DataFrame:
+    """Every network cell against ``baseline`` per (dataset, framework, data variant, metric):
+    the Wilcoxon signed-rank test on the values paired by (fold, seed), Holm-corrected over the
+    cells of that group. The baseline of a leaky cell is the leaky baseline. Columns: dataset,
+    unit, variant, framework, metric, pairs, p, p_holm, significant."""
+    from scipy import stats as sps
+
+    test = stats.ok_rows(rows) if "status" in rows.columns else rows
+    test = test[(test["protocol"] == PROTOCOL) & (test["split"] == "test") & (test["framework"] != "xgboost")]
+    test = test.assign(data_variant=test["variant"].str.split("/").str[0])
+    out = []
+    for (dataset, framework, data_variant, metric), part in test.groupby(
+            ["dataset", "framework", "data_variant", "metric"], sort=True):
+        wide = part.pivot_table(index=["fold", "seed"], columns=["unit", "variant"], values="value")
+        reference = (baseline, data_variant)
+        if reference not in wide.columns:
+            continue
+        cells = [c for c in wide.columns if c != reference]
+        pvalues, pairs = [], []
+        for cell in cells:
+            diff = (wide[cell] - wide[reference]).dropna()
+            pairs.append(len(diff))
+            pvalues.append(float(sps.wilcoxon(diff).pvalue) if (diff != 0).any() else float("nan"))
+        for (unit, variant), n, p, adjusted in zip(cells, pairs, pvalues, stats.holm(pvalues), strict=True):
+            out.append({"dataset": dataset, "unit": unit, "variant": variant, "framework": framework,
+                        "metric": metric, "pairs": n, "p": p, "p_holm": adjusted,
+                        "significant": bool(adjusted == adjusted and adjusted <= stats.ALPHA)})
+    return pd.DataFrame(out, columns=["dataset", "unit", "variant", "framework", "metric", "pairs", "p",
+                                      "p_holm", "significant"])
+
+
 def write_uci_tables(rows: pd.DataFrame, out_dir: Path,
                      manifests: Mapping[str, Mapping] | None = None) -> list[Path]:
-    """tables/<profile>/uci-actmix.{md,tex,csv}; nothing without uci-actmix rows."""
+    """tables/<profile>/uci-actmix.{md,tex,csv}; nothing without uci-actmix rows.
+
+    A mean is bold only where it differs from ReLU's (same dataset, framework, data variant and
+    metric) with Holm-adjusted Wilcoxon p <= 0.05 (``versus_baseline``); the p-value is shown."""
     summary = uci_summary(rows)
     if summary.empty:
         return []
+    tests = versus_baseline(rows)
+    keys = ["dataset", "unit", "variant", "framework", "metric"]
+    summary = summary.merge(tests.drop(columns="pairs").rename(
+        columns={"p": "p_vs_relu", "p_holm": "p_holm_vs_relu", "significant": "significant_vs_relu"}),
+        on=keys, how="left")
+    summary["significant_vs_relu"] = summary["significant_vs_relu"].astype("boolean").fillna(False).astype(bool)
     out_dir = Path(out_dir)
-    header = ["dataset", "unit", "variant", "framework", "metric", "folds x seeds", "mean ± 95 % CI"]
+    header = ["dataset", "unit", "variant", "framework", "metric", "folds x seeds", "mean ± 95 % CI",
+              "p (Holm) vs relu"]
     body = []
     for dataset in [d for d in METRICS if d in set(summary["dataset"])]:
         part = summary[summary["dataset"] == dataset]
@@ -76,11 +117,15 @@ def write_uci_tables(rows: pd.DataFrame, out_dir: Path,
         for row in part.itertuples():
             half = (row.ci_high - row.ci_low) / 2 if row.n > 1 else float("nan")
             variant = f"{row.variant} (leaky)" if row.leaky else row.variant
+            shown = f"{row.mean:.4f} ± {half:.4f}" if half == half else f"{row.mean:.4f}"
             body.append([row.dataset, row.unit, variant, row.framework, row.metric,
-                         f"{row.folds} x {row.seeds}",
-                         f"{row.mean:.4f} ± {half:.4f}" if half == half else f"{row.mean:.4f}"])
+                         f"{row.folds} x {row.seeds}", f"**{shown}**" if row.significant_vs_relu else shown,
+                         "" if pd.isna(row.p_holm_vs_relu) else f"{row.p_holm_vs_relu:.3g}"])
     caption = ("uci-actmix: test-fold metrics, mean over folds and seeds with the 95 % t-interval; "
-               "leak-free: preprocessing and early stopping on the training folds only")
+               "leak-free: preprocessing and early stopping on the training folds only; bold: "
+               "differs from ReLU (same framework and data variant) with Holm-adjusted Wilcoxon "
+               "p <= 0.05 over the paired folds and seeds (with fewer than 6 pairs no difference can "
+               "reach it); XGBoost is not tested, it stands beside the networks")
     md = "\n".join([f"# {caption}", "", *tables.provenance_lines(rows, manifests), "",
                     tables.markdown_table(header, body)]) + "\n"
     return [tables.write_text(out_dir / "uci-actmix.md", md),

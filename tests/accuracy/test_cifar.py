@@ -33,3 +33,30 @@ def test_plan_has_every_unit_and_the_profiles() -> None:
     assert len(paper) == 3 and paper[0].config["train_subset"] is None
     with pytest.raises(ValueError, match="cifar10 has no unit aptx_layer"):
         cifar.plan(units=["aptx_layer"], frameworks=["numpy"])
+
+
+def test_equal_params_variant_matches_relus_count_where_the_unit_changes_it() -> None:
+    """PReLU (+240) and ActMix (+960) get a narrower dense layer that brings them within half a
+    dense unit of ReLU's count; units whose count is already that close get no duplicate trial."""
+    relu = cifar.architecture("relu", {}).n_params
+    one_dense_unit = cifar.architecture("relu", {}, (65,)).n_params - relu
+    trials = cifar.plan(frameworks=["numpy"], profile="quick", seeds=1)
+    equal_params = {t.config["unit"]: t.config for t in trials if t.config["variant"] == "equal-params"}
+    assert set(equal_params) == {"prelu", "actmix"}
+    for unit, config in equal_params.items():
+        assert config["dense"] != list(cifar.DENSE)
+        assert abs(config["n_params"] - relu) <= one_dense_unit / 2, (unit, config["n_params"], relu)
+        assert config["n_params"] == cifar.architecture(unit, cifar.UNIT_CONFIGS[unit], config["dense"]).n_params
+    for t in trials:
+        if t.config["variant"] == "equal-width":
+            assert t.config["dense"] == list(cifar.DENSE)
+    with pytest.raises(ValueError, match="unknown cifar10 variant"):
+        cifar.plan(frameworks=["numpy"], variants=["equal-flops"])
+
+
+def test_an_equal_params_trial_builds_the_resized_network() -> None:
+    trial = next(t for t in cifar.plan(units=["prelu"], frameworks=["numpy"], seeds=1)
+                 if t.config["variant"] == "equal-params")
+    rows = cifar.run_trial({**dict(trial.config), "epochs": 1, "train_subset": 128, "test_subset": 100})
+    assert {r["n_params"] for r in rows} == {trial.config["n_params"]}
+    assert {r["variant"] for r in rows} == {"equal-params"}

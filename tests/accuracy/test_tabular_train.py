@@ -64,7 +64,12 @@ def test_plan_covers_units_variants_and_profiles() -> None:
     configs = [t.config for t in trials]
     assert {c["unit"] for c in configs} == set(tabular_train.UNITS)
     assert {c["variant"] for c in configs if c["unit"] == "actmix"} == {
+        "leak-free/full/relu_bias=1.5", "leak-free/full/relu_bias=0",
         "leak-free/notemp/relu_bias=1.5", "leak-free/notemp/relu_bias=0"}
+    schedules = {c["variant"]: c["mixture_schedule"] for c in configs}
+    assert schedules["leak-free/full/relu_bias=0"] == {
+        "anneal_epochs": 6, "warmup_epochs": 2, "t_initial": 1.0, "t_final": 0.01, "entropy_weight": 0.01}
+    assert schedules["leak-free/notemp/relu_bias=0"] is None and schedules["leak-free"] is None
     assert {c["fold"] for c in configs} == {0, 1} and {c["seed"] for c in configs} == {0, 1}
     paper = tabular_train.plan(units=["relu"], frameworks=["numpy"], datasets=["ccpp"], profile="paper")
     assert len(paper) == 10 and paper[0].config["epochs"] == 200 and paper[0].config["patience"] == 20
@@ -81,3 +86,48 @@ def test_actmix_trials_record_entropy_per_epoch_and_what_they_learned() -> None:
     assert all(0.0 < r["value"] <= math.log(4.0) + 1e-12 for r in entropy)
     learned = [r for r in rows if r["split"] == "learned"]
     assert len([r for r in learned if r["metric"].startswith("coefficient/")]) == 2 * 128 * 4
+
+
+def test_the_paper_mixture_schedule_is_spec_3_3() -> None:
+    """T(e) = 1 + e/150 (0.01 - 1) then 0.01; lambda(e) = 0.01 e/50 then 0.01 (e from 0)."""
+    config = tabular_train.plan(units=["actmix"], frameworks=["numpy"], datasets=["magic"],
+                                profile="paper")[0].config
+    assert config["variant"] == "leak-free/full/relu_bias=1.5"
+    schedule = tabular_train.MixtureSchedule(**config["mixture_schedule"])
+    assert schedule.temperature(0) == 1.0 and schedule.weight(0) == 0.0
+    assert schedule.temperature(75) == pytest.approx(0.505) and schedule.weight(25) == pytest.approx(0.005)
+    assert schedule.temperature(150) == schedule.temperature(199) == 0.01
+    assert schedule.weight(50) == schedule.weight(199) == 0.01
+
+
+def test_the_full_variant_anneals_penalises_and_restores_the_best_temperature() -> None:
+    """Per-epoch temperature and weight rows follow the schedule; the entropy falls far below
+    notemp's; the coefficients reported are those at the best epoch's temperature."""
+    trials = {t.config["variant"]: t.config for t in tabular_train.plan(
+        units=["actmix"], frameworks=["numpy"], datasets=["magic"], seeds=1) if t.config["fold"] == 0}
+    runs = {}
+    for variant in ("leak-free/full/relu_bias=1.5", "leak-free/notemp/relu_bias=1.5"):
+        config = {**trials[variant], "epochs": 4, "train_subset": 800,
+                  "mixture_schedule": trials[variant]["mixture_schedule"] and {
+                      **trials[variant]["mixture_schedule"], "anneal_epochs": 2, "warmup_epochs": 1,
+                      "entropy_weight": 0.5}}
+        runs[variant] = tabular_train.run_trial(config)
+    full, notemp = runs["leak-free/full/relu_bias=1.5"], runs["leak-free/notemp/relu_bias=1.5"]
+    temperature = dict(_curve(full, "temperature", ""))
+    assert temperature == {1: 1.0, 2: pytest.approx(0.505), 3: 0.01, 4: 0.01}
+    assert dict(_curve(full, "entropy_weight", "")) == {1: 0.0, 2: 0.5, 3: 0.5, 4: 0.5}
+    assert not _curve(notemp, "temperature", "")
+    last = max(temperature)
+    entropy = {kind: max(r["value"] for r in rows if r["metric"] == "actmix_entropy" and r["epoch"] == last)
+               for kind, rows in (("full", full), ("notemp", notemp))}
+    assert entropy["full"] < 0.2 * entropy["notemp"], entropy
+    best = next(r["epoch"] for r in full if r["split"] == "test")
+    top: dict[str, float] = {}
+    for r in full:
+        if r["metric"].startswith("coefficient/") and r["detail"].startswith("layer=0 "):
+            top[r["detail"]] = max(top.get(r["detail"], 0.0), r["value"])
+    assert len(top) == 128
+    if temperature[best] < 0.1:     # T = 0.01 makes every mixture a hard selection
+        assert min(top.values()) > 0.99, (best, min(top.values()))
+    else:
+        assert sum(top.values()) / len(top) < 0.9, (best, temperature[best])

@@ -77,15 +77,18 @@ def _assert_close(where: str, dtype: str, losses: Sequence[float], losses_ref: S
 
 def _check_run(framework: str, mode: str, dtype: str, unit: str, rule: spec.training.Rule,
                calls: Sequence[int], loss: str = "cross_entropy", clip_norm: float | None = None,
-               lrs: Sequence[float] | None = None) -> impls.TrainState:
+               lrs: Sequence[float] | None = None, arch: spec.MLPSpec | None = None,
+               entropy_weight: float = 0.0) -> impls.TrainState:
     """Train through ``len(calls)`` train_steps calls (``calls[i]`` batches each, lr ``lrs[i]``)
     on one state and compare losses and final parameters with the oracle's trajectory."""
     _backend(framework, mode)
-    arch = _arch(unit)
+    arch = arch or _arch(unit)
     batches = _batches(sum(calls), loss)
     model = impls.build_model(arch, framework, seed=2, dtype=dtype)
     start = _start(model)
     state = impls.init_train_state(model, loss, rule, mode=mode, clip_norm=clip_norm)
+    if entropy_weight:
+        impls.set_entropy_weight(state, entropy_weight)
     losses: list[float] = []
     step_lrs: list[float] = []
     done = 0
@@ -99,8 +102,10 @@ def _check_run(framework: str, mode: str, dtype: str, unit: str, rule: spec.trai
         done += n
         assert state.step == done
     losses_ref, final_ref = spec.training.train_trajectory(arch, start, batches, loss, rule, clip_norm=clip_norm,
-                                                           lrs=step_lrs if lrs is not None else None)
-    where = f"{framework} {mode} {dtype} {unit} {type(rule).__name__} {loss} clip={clip_norm} lrs={lrs}"
+                                                           lrs=step_lrs if lrs is not None else None,
+                                                           entropy_weight=entropy_weight)
+    where = (f"{framework} {mode} {dtype} {unit} {type(rule).__name__} {loss} clip={clip_norm} lrs={lrs} "
+             f"entropy_weight={entropy_weight}")
     _assert_close(where, dtype, losses, losses_ref, impls.get_model_params(model), final_ref)
     return state
 
@@ -215,6 +220,71 @@ def test_adam_moments_persist_across_calls(framework: str, mode: str) -> None:
 @pytest.mark.parametrize(("framework", "mode"), RUNS, ids=RUN_IDS)
 def test_mse_trajectory(framework: str, mode: str) -> None:
     _check_run(framework, mode, "float32", "aptx_layer", spec.training.Adam(lr=0.01), (4, 4), loss="mse")
+
+
+# --------------------------------------------------------------------------------------------
+# ActMix "full": the entropy penalty in the loss that is differentiated
+
+
+def _mixing_arch(temperature: float) -> spec.MLPSpec:
+    return spec.MLPSpec(N_IN, (6, 5), N_OUT, "actmix", {"temperature": temperature, "relu_bias": 1.5})
+
+
+@pytest.mark.parametrize(("framework", "mode"), RUNS, ids=RUN_IDS)
+def test_entropy_penalty_trajectory(framework: str, mode: str) -> None:
+    """Adam + clipping with lambda = 0.5 at T = 0.3 (two ActMix layers) follows the oracle over
+    two calls; the penalty's gradient reaches the logits (spec §3.3's ``full`` variant)."""
+    arch = _mixing_arch(0.3)
+    state = _check_run(framework, mode, "float32", "actmix", spec.training.Adam(lr=0.05), (3, 3), clip_norm=CLIP,
+                       arch=arch, entropy_weight=0.5)
+    start = _start(impls.build_model(arch, framework, seed=2, dtype="float32"))
+    _, without = spec.training.train_trajectory(arch, start, _batches(6), "cross_entropy",
+                                                spec.training.Adam(lr=0.05), clip_norm=CLIP)
+    got = impls.get_model_params(state.model)
+    moved = relative_l2(got[1]["logits"], without[1]["logits"], "float32")
+    assert moved > 100 * tolerance("float32", "trajectory"), f"the penalty barely moved the logits: {moved:.2e}"
+
+
+@pytest.mark.parametrize(("framework", "mode"), RUNS, ids=RUN_IDS)
+def test_temperature_change_between_calls(framework: str, mode: str) -> None:
+    """Annealing: T set between calls through the public API, entropy penalty on; the second
+    call follows an oracle whose architecture carries the new temperature."""
+    _backend(framework, mode)
+    rule = spec.training.Adam(lr=0.05)
+    batches = _batches(6)
+    model = impls.build_model(_mixing_arch(1.0), framework, seed=2, dtype="float32")
+    start = _start(model)
+    state = impls.init_train_state(model, "cross_entropy", rule, mode=mode)
+    impls.set_entropy_weight(state, 0.2)
+    losses = impls.train_steps(state, batches[:3])
+    impls.set_temperature(model, 0.25)
+    losses += impls.train_steps(state, batches[3:])
+    oracle = spec.training.init_train_state(_mixing_arch(1.0), start, "cross_entropy", rule)
+    oracle.entropy_weight = 0.2
+    losses_ref = spec.training.train_steps(oracle, batches[:3])
+    oracle.architecture = _mixing_arch(0.25)
+    losses_ref += spec.training.train_steps(oracle, batches[3:])
+    _assert_close(f"{framework} {mode} anneal", "float32", losses, losses_ref, impls.get_model_params(model),
+                  oracle.params)
+
+
+@pytest.mark.parametrize("framework", selected_frameworks())
+def test_bad_entropy_weights_raise(framework: str) -> None:
+    require_framework(framework)
+    relu = impls.init_train_state(impls.build_model(_arch("relu"), framework, seed=2), "cross_entropy",
+                                  spec.training.Adam())
+    with pytest.raises(ValueError, match="needs at least one ActMix layer"):
+        impls.set_entropy_weight(relu, 0.01)
+    impls.set_entropy_weight(relu, 0.0)          # no penalty is always allowed
+    mixing = impls.init_train_state(impls.build_model(_mixing_arch(1.0), framework, seed=2), "cross_entropy",
+                                    spec.training.Adam())
+    for bad in (-0.1, float("nan"), float("inf"), "0.01", True):
+        with pytest.raises(ValueError, match="entropy weight"):
+            impls.set_entropy_weight(mixing, bad)
+    for bad in (0.0, -1.0, float("nan"), "1"):
+        with pytest.raises(ValueError, match="temperature"):
+            impls.set_temperature(mixing.model, bad)
+    assert mixing.entropy_weight == 0.0
 
 
 F64_RUNS = [(f, m) for f, m in RUNS if "float64" in _dtypes(f, m)]

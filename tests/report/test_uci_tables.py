@@ -116,3 +116,44 @@ def test_entropy_curves_from_epoch_rows(tmp_path) -> None:
     assert [p.suffix for p in entropy_curves(rows, tmp_path / "entropy")] == [".png", ".pdf"]
     assert entropy_curves(rows.assign(metric="loss"), tmp_path / "none") == []
 
+
+
+def test_main_table_bolds_only_significant_differences_from_relu(tmp_path) -> None:
+    """10 paired (fold, seed) blocks per dataset: 'good' (always +0.05) differs from relu after
+    Holm, 'same' (noise of 5e-4) does not; bold and the p-value follow in Markdown, LaTeX, CSV."""
+    from suites.report.tabular import versus_baseline
+
+    rows = _network_rows()
+    tests = versus_baseline(rows).set_index(["dataset", "unit"])
+    assert set(tests.index) == {(d, u) for d in ("magic", "ccpp") for u in ("good", "same")}
+    assert (tests["pairs"] == 10).all()
+    assert tests.loc[("magic", "good"), "significant"] and tests.loc[("ccpp", "good"), "significant"]
+    exact = stats.wilcoxon(np.full(10, 0.05)).pvalue                  # every pair positive
+    assert tests.loc[("magic", "good"), "p"] == pytest.approx(exact)
+    assert tests.loc[("magic", "good"), "p_holm"] == pytest.approx(2 * exact)   # Holm over 2 cells
+    assert not tests.loc[("magic", "same"), "significant"] and not tests.loc[("ccpp", "same"), "significant"]
+    write_uci_tables(rows, tmp_path)
+    md = (tmp_path / "uci-actmix.md").read_text()
+    good = [line for line in md.splitlines() if "| good |" in line]
+    same = [line for line in md.splitlines() if "| same |" in line]
+    relu = [line for line in md.splitlines() if "| relu |" in line]
+    assert good and all("**" in line for line in good)
+    assert same and not any("**" in line for line in same)
+    assert relu and not any("**" in line for line in relu)
+    tex = (tmp_path / "uci-actmix.tex").read_text()
+    assert tex.count(r"\textbf{") == len(good) and "**" not in tex
+    csv = pd.read_csv(tmp_path / "uci-actmix.csv")
+    assert set(csv.loc[csv["significant_vs_relu"], "unit"]) == {"good"}
+
+
+def test_a_leaky_cell_is_tested_against_the_leaky_baseline() -> None:
+    from suites.report.tabular import versus_baseline
+
+    clean = _network_rows()
+    leaky = clean.assign(variant="replicate-actmix",
+                         value=clean["value"] + np.where(clean["unit"] == "relu", 0.05, 0.0))
+    tests = versus_baseline(pd.concat([clean, leaky], ignore_index=True))
+    leaky_good = tests[(tests["variant"] == "replicate-actmix") & (tests["unit"] == "good")]
+    # leaky relu was lifted by the same 0.05 as 'good': against it 'good' is no better
+    assert len(leaky_good) == 2 and not leaky_good["significant"].any()
+    assert tests[(tests["variant"] == "leak-free") & (tests["unit"] == "good")]["significant"].all()
