@@ -79,3 +79,32 @@ def reproduce(session: nox.Session) -> None:
     """data -> equivalence -> accuracy -> report (``-- --profile paper`` for full protocols)."""
     _install(session, "all")
     session.run("neuronbench", "reproduce", *session.posargs, env=_env())
+
+
+@nox.session(python="3.11")
+def perf(session: nox.Session) -> None:
+    """The layer benchmark into the results store, then the report (``-- --quick``: 3 repeats)."""
+    _install(session, "all")
+    session.run("neuronbench", "perf", *session.posargs, env=_env())
+    session.run("neuronbench", "report", env=_env())
+
+
+def _asv_runs(session: nox.Session, *args: str) -> None:
+    _install(session, "all")
+    env = {**_env(), "NEURONBENCH_ASV_FRAMEWORKS": os.environ.get("NEURONBENCH_ASV_FRAMEWORKS", "numpy,torch")}
+    session.run("python", "-m", "suites.performance.asv_runs", *args, env=env)
+
+
+@nox.session(python="3.11")
+def asv(session: nox.Session) -> None:
+    """ASV for HEAD in this environment, published to reports/asv/html
+    (``-- --history N`` back-fills the last N commits; ``-- --quick`` one sample each)."""
+    _asv_runs(session, "run", *session.posargs)
+
+
+@nox.session(name="asv-compare", python="3.11")
+def asv_compare(session: nox.Session) -> None:
+    """``-- BASE``: BASE and HEAD benchmarked alike; fails on a benchmark >10 % slower."""
+    if not session.posargs:
+        session.error("usage: nox -s asv-compare -- BASE [--factor 1.1]")
+    _asv_runs(session, "compare", *session.posargs)

@@ -24,11 +24,14 @@ def add_subparser(subparsers: Any) -> None:
     parser.add_argument("--frameworks", help="comma list (default: $NEURONBENCH_FRAMEWORKS or all four)")
     parser.add_argument("--units", help="comma list of benchmark cases (default: all): "
                         "linear_relu, aptx_layer, yat_dense, linear_actmix, linear_lselu")
-    parser.add_argument("--impls", default="fused,recompute",
-                        help="APTx implementations to time (fused, recompute, naive)")
+    parser.add_argument("--impls", default=None,
+                        help="APTx implementations to time (fused, recompute, naive; default "
+                        "fused,recompute, --quick fused)")
     parser.add_argument("--modes", default="eager,compiled")
     parser.add_argument("--batch", type=int, default=1024)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=None, help="timed calls per case (default 7, --quick 3)")
+    parser.add_argument("--quick", action="store_true",
+                        help="every case and reference row, 3 repeats, the fused APTx kernel only")
     parser.add_argument("--no-originals", action="store_true", help="skip the original packages")
     parser.add_argument("--results-dir", type=Path, default=None)
     parser.set_defaults(handler=run_command)
@@ -44,6 +47,10 @@ def run_command(args: argparse.Namespace) -> int:
     frameworks = settings.frameworks(args.frameworks)
     for framework in frameworks:
         impls.load_backend(framework)
+    if args.impls is None:
+        args.impls = "fused" if args.quick else "fused,recompute"
+    if args.repeats is None:
+        args.repeats = 3 if args.quick else 7
     modes = _names(args.modes, "modes") or []
     bad = [m for m in modes if m not in ("eager", "compiled")]
     if bad:
@@ -63,7 +70,7 @@ def run_command(args: argparse.Namespace) -> int:
         raise SystemExit(f"neuronbench perf: {error}") from error
     results_dir = settings.results_dir(args.results_dir)
     run_config = {"command": "perf", "frameworks": frameworks, "units": args.units, "impls": aptx_impls,
-                  "modes": modes, "batch": args.batch, "repeats": args.repeats}
+                  "modes": modes, "batch": args.batch, "repeats": args.repeats, "quick": args.quick}
     try:
         summary = run_grid(trials, results_dir, run_config=run_config, executor="inline")
     except ResultsLocked as error:
