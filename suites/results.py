@@ -45,6 +45,8 @@ REQUIRED: dict[str, type] = {
 OPTIONAL: dict[str, type] = {
     "status": str, "variant": str, "kernel": str, "selection": str, "tolerance": float,
     "passed": bool, "detail": str, "profile": str,
+    # the shape of a performance case (rows per sample and output features)
+    "batch": int, "width": int,
 }
 SCHEMA: dict[str, type] = {**REQUIRED, **OPTIONAL}
 #: Columns that identify who/when, not what was measured: differ between identical reruns.

@@ -57,6 +57,13 @@ def _cifar(o: StageOptions) -> list[str]:
             *_data_flags(o)]
 
 
+def _performance(o: StageOptions) -> list[str]:
+    # Timings run one case at a time whatever --jobs says (never two timings at once); the
+    # quick profile times every case and original with 3 repeats, scaling in numpy and torch.
+    return ["perf", "--frameworks", ",".join(o.frameworks), "--results-dir", str(o.results_dir),
+            *(["--quick"] if o.profile == "quick" else [])]
+
+
 def _report(o: StageOptions) -> list[str]:
     return ["report", "--results-dir", str(o.results_dir), "--out", str(o.out)]
 
@@ -86,7 +93,8 @@ STAGES: tuple[Stage, ...] = (
           "uci-actmix: every unit and XGBoost on the UCI folds in the results store", _tabular),
     Stage("cifar10", "suites.accuracy.cifar", "cifar10: the CNN of every unit in the results store",
           _cifar),
-    Stage("performance", "suites.performance.cli", "throughput and memory tables", None),
+    Stage("performance", "suites.performance.cli",
+          "layer benchmark: time, throughput, memory, ratios, scaling, originals", _performance),
     Stage("report", "suites.report.cli", "reports/: equivalence matrix, tables, figures, rows", _report),
     Stage("notebooks", "notebooks", "executed figure notebooks", None),
 )

@@ -3,6 +3,8 @@
 * ``tanh_per_s``: float32 tanh evaluations per second on every thread, of the fused kernel's
   vectorised tanh over cache-resident data (the best tanh this project has on a CPU: NumPy's
   own float32 tanh is SIMD only with AVX-512, and is measured beside it as ``numpy_tanh_per_s``);
+* ``numpy_exp_per_s``: NumPy float32 exp over the same large array (the transcendental that
+  GELU, SiLU, SELU-like units and softmax mixtures are bound by);
 * ``matmul_flop_per_s``: NumPy float32 1024^3 matrix product (BLAS, every thread);
 * ``copy_bytes_per_s``: NumPy copy of a 256 MiB array (read + write bytes per second).
 
@@ -35,6 +37,7 @@ _PROBE = textwrap.dedent('''
     result = {"tanh_per_s": tanh_per_s()}
     big = np.random.default_rng(1).standard_normal(1 << 22).astype(np.float32)
     result["numpy_tanh_per_s"] = big.size / best(lambda: np.tanh(big))
+    result["numpy_exp_per_s"] = big.size / best(lambda: np.exp(big))
     m = np.random.default_rng(2).standard_normal((1024, 1024)).astype(np.float32)
     result["matmul_flop_per_s"] = 2 * 1024 ** 3 / best(lambda: m @ m)
     src = np.ones(1 << 26, np.float32); dst = np.empty_like(src)
@@ -42,7 +45,8 @@ _PROBE = textwrap.dedent('''
     print("NEURONBENCH_CEILINGS " + json.dumps(result))
 ''')
 
-METRICS = ("tanh_per_s", "numpy_tanh_per_s", "matmul_flop_per_s", "copy_bytes_per_s")
+METRICS = ("tanh_per_s", "numpy_tanh_per_s", "numpy_exp_per_s", "matmul_flop_per_s",
+           "copy_bytes_per_s")
 
 
 def measure(config: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -19,22 +19,47 @@ Call = Callable[[], Any]
 
 
 def native_calls(framework: str, layer: Any, x: np.ndarray, upstream: np.ndarray,
-                 mode: str) -> tuple[Call, Call]:
-    """(forward, forward_backward) closures over native tensors for ``layer`` in ``mode``."""
+                 mode: str, device: str = "cpu") -> tuple[Call, Call]:
+    """(forward, forward_backward) closures over native tensors for ``layer`` in ``mode`` on
+    ``device`` (cpu, gpu, tpu: see ``suites.performance.devices``)."""
     builders = {"numpy": _numpy, "torch": _torch, "jax": _jax, "tf": _tf}
     if framework not in builders:
         raise ValueError(f"unknown framework {framework!r}; known: {', '.join(builders)}")
-    return builders[framework](layer, x, upstream, mode)
+    return builders[framework](layer, x, upstream, mode, device)
 
 
-def torch_module_calls(module: Any, x: np.ndarray, upstream: np.ndarray, mode: str) -> tuple[Call, Call]:
+def torch_module_calls(module: Any, x: np.ndarray, upstream: np.ndarray, mode: str,
+                       device: str = "cpu") -> tuple[Call, Call]:
     """The same for any torch module (the original packages' layers)."""
-    return _torch(module, x, upstream, mode)
+    return _torch(module, x, upstream, mode, device)
 
 
-def _numpy(layer, x, upstream, mode):
+def numpy_layers_calls(layers: list[Any], x: np.ndarray, upstream: np.ndarray) -> tuple[Call, Call]:
+    """The same for a stack of layers with ``forward(x, training)`` / ``backward(g)`` methods
+    (mpneuralnetwork's NumPy layers, the reference rows of the Linear + ReLU case)."""
+    def forward():
+        out = x
+        for layer in layers:
+            out = layer.forward(out, training=False)
+        return out
+
+    def forward_backward():
+        out = x
+        for layer in layers:
+            out = layer.forward(out, training=True)
+        grad = upstream
+        for layer in reversed(layers):
+            grad = layer.backward(grad)
+        return grad
+
+    return forward, forward_backward
+
+
+def _numpy(layer, x, upstream, mode, device="cpu"):
     if mode != "eager":
         raise ValueError("NumPy has one mode: eager")
+    if device != "cpu":
+        raise ValueError("NumPy runs on the CPU only")
     def forward():
         return layer.forward(x, training=False)
 
@@ -45,12 +70,17 @@ def _numpy(layer, x, upstream, mode):
     return forward, forward_backward
 
 
-def _torch(module, x, upstream, mode):
+def _torch(module, x, upstream, mode, device="cpu"):
     import torch
 
+    from suites.performance.devices import synchronise, torch_device
+
+    target = torch_device(device)
+    module = module.to(target)
+    sync = synchronise("torch", device)
     dtype = next((p.dtype for p in module.parameters()), torch.float32)
-    xt = torch.from_numpy(np.ascontiguousarray(x)).to(dtype)
-    gt = torch.from_numpy(np.ascontiguousarray(upstream)).to(dtype)
+    xt = torch.from_numpy(np.ascontiguousarray(x)).to(dtype).to(target)
+    gt = torch.from_numpy(np.ascontiguousarray(upstream)).to(dtype).to(target)
     if mode != "eager":
         from impls.llvm_order import check_dynamo_import_safe
 
@@ -59,24 +89,31 @@ def _torch(module, x, upstream, mode):
 
     def forward():
         with torch.no_grad():
-            return fn(xt)
+            out = fn(xt)
+        sync()
+        return out
 
     def forward_backward():
         module.zero_grad(set_to_none=True)
         xg = xt.detach().requires_grad_(True)
         fn(xg).backward(gt)
+        sync()
         return xg.grad
 
     return forward, forward_backward
 
 
-def _jax(layer, x, upstream, mode):
+def _jax(layer, x, upstream, mode, device="cpu"):
     import jax
     from flax import nnx
 
+    target = jax.devices(device)[0]
     graphdef, params, rest = nnx.split(layer, nnx.Param, ...)
+    if device != "cpu":     # the layer was built on JAX's default device; move it where asked
+        params, rest = jax.device_put(params, target), jax.device_put(rest, target)
     dtype = jax.tree_util.tree_leaves(params)[0].dtype if jax.tree_util.tree_leaves(params) else np.float32
-    xj, gj = jax.numpy.asarray(x, dtype=dtype), jax.numpy.asarray(upstream, dtype=dtype)
+    xj = jax.device_put(jax.numpy.asarray(x, dtype=dtype), target)
+    gj = jax.device_put(jax.numpy.asarray(upstream, dtype=dtype), target)
 
     def apply(xs, ps):
         return nnx.merge(graphdef, ps, rest)(xs)
@@ -99,11 +136,14 @@ def _jax(layer, x, upstream, mode):
     return forward, forward_backward
 
 
-def _tf(layer, x, upstream, mode):
+def _tf(layer, x, upstream, mode, device="cpu"):
     import tensorflow as tf
 
     dtype = layer.trainable_variables[0].dtype if layer.trainable_variables else tf.float32
-    xt, gt = tf.constant(x, dtype=dtype), tf.constant(upstream, dtype=dtype)
+    # The inputs live on the device; TF places each op where its inputs are (the layer's
+    # variables were created on TF's default device, the GPU when it sees one).
+    with tf.device({"cpu": "/CPU:0", "gpu": "/GPU:0", "tpu": "/TPU:0"}[device]):
+        xt, gt = tf.constant(x, dtype=dtype), tf.constant(upstream, dtype=dtype)
 
     def forward_fn():
         return layer(xt)

@@ -252,9 +252,16 @@ def build_report(results_dir: Path | str | pd.DataFrame, out_dir: Path | str = "
     paths += _equivalence(rows[rows["suite"] == "equivalence"], out_dir / "equivalence", by_run)
     performance = rows[rows["suite"] == "performance"]
     if not performance.empty:
-        from suites.performance.table import write_layer_table
+        from suites.performance.figures import scaling_figures
+        from suites.performance.table import (
+            scaling_table,
+            write_layer_table,
+            write_train_step_table,
+        )
 
         paths += write_layer_table(performance, out_dir)
+        paths += write_train_step_table(performance, out_dir)
+        paths += scaling_figures(scaling_table(performance), out_dir / "figures" / "performance")
         run_ids = sorted({str(r) for r in performance["run_id"].dropna().unique()})
         paths.append(tables.write_text(out_dir / "results" / "performance" / "layer_rows.csv",
                                        _sorted_rows(performance).to_csv(index=False, lineterminator="\n")))

@@ -83,6 +83,20 @@ def test_every_stage_argv_parses_and_carries_the_data_options(tmp_path, monkeypa
     assert accuracy.results_dir == tmp_path / "results"
     report = parser.parse_args(next(a for a in calls if a[0] == "report"))
     assert report.results_dir == tmp_path / "results" and report.out == tmp_path / "reports"
+    perf = parser.parse_args(next(a for a in calls if a[0] == "perf"))
+    assert perf.frameworks == "numpy,jax" and perf.results_dir == tmp_path / "results"
+    assert not perf.quick                    # the paper profile times the full grid
+
+
+def test_the_quick_profile_times_the_quick_performance_grid(tmp_path, monkeypatch) -> None:
+    calls: list[list[str]] = []
+    monkeypatch.setattr("suites.cli.main", lambda argv: calls.append(list(argv)) or 0)
+    reproduce.run_command(_args(tmp_path, frameworks="numpy"))
+    perf = next(a for a in calls if a[0] == "perf")
+    assert "--quick" in perf
+    # the performance stage runs after the accuracy stages and before the report
+    order = [a[0] if a[0] != "accuracy" else "accuracy" for a in calls]
+    assert order.index("perf") > order.index("accuracy") and order.index("perf") < order.index("report")
 
 
 def test_unknown_stage_is_refused(tmp_path) -> None:
