@@ -46,9 +46,62 @@ def _asv(*args: str, env: dict[str, str] | None = None, capture: bool = False) -
     return subprocess.run(command, check=True, env=env, cwd=ROOT, text=True, capture_output=capture)
 
 
+def machine_facts() -> dict[str, str]:
+    """What asv records about the machine: the CPU model, cores, memory, OS and architecture.
+
+    They become parameters of every result, so numbers from another CPU (sessions are not
+    always given the same model) form their own line in a graph instead of joining this one.
+    """
+    import platform
+
+    from suites.provenance import cpu_model
+
+    ram = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = f"{round(int(line.split()[1]) / 2**20)}GB"
+    return {"os": f"{platform.system()} {platform.release().split('-')[0]}",
+            "arch": platform.machine(), "cpu": cpu_model(),
+            "num_cpu": str(len(os.sched_getaffinity(0))), "ram": ram}
+
+
 def ensure_machine() -> None:
-    """Write asv's machine record (``~/.asv-machine.json``) for ``MACHINE`` if it is missing."""
-    _asv("machine", "--yes", "--machine", MACHINE)
+    """Write asv's machine record (``~/.asv-machine.json``) for ``MACHINE`` with this machine's
+    facts. Written directly: ``asv machine --yes`` kept only some of the facts it was given."""
+    import json
+
+    record = Path.home() / ".asv-machine.json"
+    data = json.loads(record.read_text()) if record.is_file() else {}
+    data[MACHINE] = {"machine": MACHINE, **machine_facts()}
+    data["version"] = 1
+    record.write_text(json.dumps(data, indent=4, sort_keys=True) + "\n")
+
+
+def portable_results() -> list[Path]:
+    """Rewrite the results so they name no path of this machine: asv's ``existing`` environment
+    is named after the interpreter's absolute path, which differs between checkouts (CI clones
+    elsewhere) and would split the history into one line per checkout. The environment becomes
+    ``existing-py<major.minor>`` and the interpreter its version. Returns the files rewritten."""
+    import json
+
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    env_name = f"existing-py{version}"
+    rewritten = []
+    for path in sorted((RESULTS / MACHINE).glob("*.json")):
+        if path.name == "machine.json":
+            continue
+        data = json.loads(path.read_text())
+        if data.get("env_name") == env_name and data.get("python") == version:
+            continue
+        data["env_name"], data["python"] = env_name, version
+        data.setdefault("params", {})["python"] = version
+        target = path.with_name(f"{data['commit_hash'][:8]}-{env_name}.json")
+        target.write_text(json.dumps(data, sort_keys=True))
+        if target != path:
+            path.unlink()
+        rewritten.append(target)
+    return rewritten
 
 
 def resolve(commit: str) -> str:
@@ -89,6 +142,7 @@ def run_commit(sha: str, *, quick: bool = False, bench: str | None = None) -> No
         if bench:
             args += ["--bench", bench]
         _asv(*args, env=env)
+    portable_results()
 
 
 def history(n: int, *, quick: bool = False, bench: str | None = None, redo: bool = False) -> list[str]:
@@ -102,7 +156,12 @@ def history(n: int, *, quick: bool = False, bench: str | None = None, redo: bool
 
 
 def publish() -> None:
+    """The site from the results, with its JavaScript libraries beside it (works offline)."""
+    from suites.performance.asv_vendor import vendor_site
+
+    portable_results()
     _asv("publish")
+    vendor_site(ROOT / "reports" / "asv" / "html")
 
 
 def worse_benchmarks(compare_output: str) -> list[str]:

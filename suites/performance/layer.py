@@ -36,7 +36,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -101,71 +100,48 @@ def original_fits(unit: str, batch: int, width: int) -> bool:
     return per is None or per * batch * width <= ORIGINAL_MEMORY_BUDGET
 
 
-_PROBE = textwrap.dedent('''
-    import json, os, re, resource, statistics, sys, time
-    config = json.loads(sys.argv[1])
-    device = config.get("device", "cpu")
-    def busy_s():
-        with open("/proc/stat") as fh:
-            ticks = [int(v) for v in fh.readline().split()[1:9]]
-        return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+def probe(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Build, warm up, profile and time one case (runs in the fresh process ``measure`` starts)."""
+    import time
 
-    def own_s():
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        return usage.ru_utime + usage.ru_stime
+    from suites.performance import devices
+    from suites.performance.probing import OtherLoad, peak_rss_growth, summary, timed
 
     # The load window spans the whole case (build, warm-up, timing): /proc/stat counts in
     # 10 ms ticks, too coarse for the timed calls of a small case alone.
-    load_start, busy_start, own_start = time.perf_counter(), busy_s(), own_s()
-    from suites.performance import devices
-    from suites.performance.layer import build_calls, pairing
-    t0 = time.perf_counter()
+    load = OtherLoad()
+    device = config.get("device", "cpu")
+    start = time.perf_counter()
     forward, forward_backward = build_calls(config)
-    forward(); forward_backward()                       # warm-up: compiles in compiled mode
-    compile_s = time.perf_counter() - t0
+    forward()
+    forward_backward()                                 # warm-up: compiles in compiled mode
+    out: dict[str, Any] = {"compile_s": time.perf_counter() - start}
     for _ in range(config["warmup"]):
-        forward(); forward_backward()
-
-    def status(key):
-        with open("/proc/self/status") as fh:
-            return int(re.search(key + r":\\s+(\\d+) kB", fh.read()).group(1)) * 1024
-
-    if device == "cpu":
-        baseline = status("VmRSS")
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
+        forward()
         forward_backward()
-        peak = status("VmHWM") - baseline
-    else:                                               # device memory: the allocator's counter
+    if device == "cpu":
+        out["peak_memory_bytes"] = peak_rss_growth(forward_backward)
+    else:                                              # device memory: the allocator's counter
         framework = "torch" if config["source"] == "original" else config["framework"]
         before = devices.in_use(framework, device)
         devices.peak_reset(framework, device)
         forward_backward()
-        peak = devices.peak_read(framework, device, before)
-    out = {"compile_s": compile_s, "peak_memory_bytes": max(0, peak)}
-
-
-    def summary(values):
-        q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
-        return {"median": statistics.median(values), "q1": q[0], "q3": q[2], "n": len(values)}
-
-    def timed(fn):
-        start = time.perf_counter(); fn(); return time.perf_counter() - start
-
-    for name, fn in (("forward_s", forward), ("forward_backward_s", forward_backward)):
-        out[name] = summary([timed(fn) for _ in range(config["repeats"])])
+        out["peak_memory_bytes"] = max(0, devices.peak_read(framework, device, before))
+    for name, call in (("forward_s", forward), ("forward_backward_s", forward_backward)):
+        out[name] = summary([timed(call) for _ in range(config["repeats"])])
     # Paired references, timed alternately with the case in this process (see pairing()).
     for name, reference, scale in pairing(config):
-        reference(); reference()
+        reference()
+        reference()
         out[name] = summary([timed(forward_backward) / (scale * timed(reference))
                              for _ in range(config["repeats"])])
-    # Machine state: cores kept busy by other processes while this case was timed.
-    wall = time.perf_counter() - load_start
-    other = (busy_s() - busy_start) - (own_s() - own_start)
-    out["other_load_cores"] = min(float(os.cpu_count()), max(0.0, other / wall)) if wall > 0 else 0.0
-    out["loadavg_1m"] = os.getloadavg()[0]
-    print("NEURONBENCH_LAYER " + json.dumps(out))
-''')
+    return {**out, **load.read()}
+
+
+_MARKER = "NEURONBENCH_LAYER "
+_PROBE = ("import json, sys\n"
+          "from suites.performance.layer import _MARKER, probe\n"
+          "print(_MARKER + json.dumps(probe(json.loads(sys.argv[1]))), flush=True)\n")
 
 #: Result metrics of the paired ratios (``pairing``), each a median over alternating pairs.
 PAIRED_METRICS = ("forward_backward_vs_linear_relu", "forward_backward_vs_roofline")
@@ -276,8 +252,8 @@ def measure(config: Mapping[str, Any]) -> list[dict[str, Any]]:
                           capture_output=True, text=True, timeout=config["timeout_s"], check=False)
     result = None
     for line in done.stdout.splitlines():
-        if line.startswith("NEURONBENCH_LAYER "):
-            result = json.loads(line.split(" ", 1)[1])
+        if line.startswith(_MARKER):
+            result = json.loads(line[len(_MARKER):])
     if result is None:
         raise RuntimeError(f"layer probe failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     return rows_from(config, result)

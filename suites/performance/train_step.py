@@ -50,15 +50,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import resource
-import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from suites.performance.probing import OtherLoad, peak_rss_growth, summary, timed
 
 SUITE = "performance"
 PROTOCOL = "train_step"
@@ -272,74 +271,28 @@ def build_case(config: Mapping[str, Any], network: Mapping[str, Any]) -> Case:
     return Case(state, native_step(state, x, y), lambda: impls.train_steps(state, [(x, y)]))
 
 
-def _timed(step: Step) -> float:
-    start = time.perf_counter()
-    step()
-    return time.perf_counter() - start
-
-
-def _summary(values: Sequence[float]) -> dict[str, float]:
-    quartiles = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
-    return {"median": statistics.median(values), "q1": quartiles[0], "q3": quartiles[2],
-            "n": len(values)}
-
-
-def _status_bytes(key: str) -> int:
-    with open("/proc/self/status") as fh:
-        found = re.search(key + r":\s+(\d+) kB", fh.read())
-    if found is None:
-        raise RuntimeError(f"/proc/self/status has no {key}")
-    return int(found.group(1)) * 1024
-
-
-def peak_rss_growth(step: Step) -> int:
-    """Bytes the resident set's high-water mark rose above its current level during one step
-    (writing 5 to clear_refs resets VmHWM to the current resident size)."""
-    baseline = _status_bytes("VmRSS")
-    with open("/proc/self/clear_refs", "w") as fh:
-        fh.write("5")
-    step()
-    return max(0, _status_bytes("VmHWM") - baseline)
-
-
-def _busy_s() -> float:
-    """CPU seconds the whole machine spent busy (not idle, not waiting for I/O) since boot."""
-    with open("/proc/stat") as fh:
-        ticks = [int(v) for v in fh.readline().split()[1:9]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def _own_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def probe(config: Mapping[str, Any]) -> dict[str, Any]:
     """Build, warm up, profile and time one case (runs in the fresh process ``measure`` starts)."""
+    load = OtherLoad()
     start = time.perf_counter()
     case = build_case(config, config["network"])
     step, api_step = case.step, case.api_step
-    out: dict[str, Any] = {"build_s": time.perf_counter() - start, "compile_s": _timed(step)}
+    out: dict[str, Any] = {"build_s": time.perf_counter() - start, "compile_s": timed(step)}
     api_step()                          # the public path's own first call (conversions, checks)
     for _ in range(config["warmup"]):
         step()
         api_step()
     out["peak_memory_bytes"] = peak_rss_growth(step)
-    load_start, busy_start, own_start = time.perf_counter(), _busy_s(), _own_s()
-    out["train_step_s"] = _summary([_timed(step) for _ in range(config["repeats"])])
-    out["train_step_api_s"] = _summary([_timed(api_step) for _ in range(config["repeats"])])
+    out["train_step_s"] = summary([timed(step) for _ in range(config["repeats"])])
+    out["train_step_api_s"] = summary([timed(api_step) for _ in range(config["repeats"])])
     if config["baseline"] is not None:
         # Paired with the ReLU model, call by call, so drift slower than a pair cancels.
         reference = build_case(config, config["baseline"]).step
         for _ in range(1 + config["warmup"]):
             reference()
-        out[PAIRED_METRIC] = _summary([_timed(step) / _timed(reference)
-                                       for _ in range(config["repeats"])])
-    wall = time.perf_counter() - load_start
-    other = (_busy_s() - busy_start) - (_own_s() - own_start)
-    out["other_load_cores"] = max(0.0, other / wall) if wall > 0 else 0.0
-    out["loadavg_1m"] = os.getloadavg()[0]
-    return out
+        out[PAIRED_METRIC] = summary([timed(step) / timed(reference)
+                                      for _ in range(config["repeats"])])
+    return {**out, **load.read()}
 
 
 _PROBE = ("import json, sys\n"

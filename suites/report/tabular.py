@@ -374,5 +374,7 @@ def entropy_curves(rows: pd.DataFrame, stem: Path) -> list[Path]:
     ax.axhline(np.log(4.0), color="0.5", lw=0.8, ls=":")
     ax.set_ylabel("mixture entropy (nats)")
     ax.set_title("uci-actmix: ActMix mixture entropy during training", fontsize=9)
+    # beside the axes: inside, it covered the annealed curves
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     return save_figure(fig, stem)
 

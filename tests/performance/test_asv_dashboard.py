@@ -79,6 +79,17 @@ def browser(tmp_path) -> Iterator[object]:
         driver.quit()
 
 
+def test_the_published_site_loads_nothing_from_the_internet() -> None:
+    """asv's page loads its libraries from CDNs; offline it shows only an error. The published
+    site carries them (``suites.performance.asv_vendor``)."""
+    from suites.performance.asv_vendor import external_assets
+
+    page = (SITE / "index.html").read_text()
+    assert external_assets(page) == []
+    for local in __import__("re").findall(r'(?:src|href)="(vendor/[^"]+)"', page):
+        assert (SITE / local).is_file(), local
+
+
 def test_dashboard_lists_benchmarks_and_draws_a_graph(site_url: str, browser) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
