@@ -83,10 +83,11 @@ def reproduce(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def perf(session: nox.Session) -> None:
-    """The layer benchmark into the results store, then the report (``-- --quick``: 3 repeats)."""
+    """The performance suite into the results store, then its report alone (``-- --quick``:
+    every kind of case, fewer of each; the other suites' committed reports stay as they are)."""
     _install(session, "all")
     session.run("neuronbench", "perf", *session.posargs, env=_env())
-    session.run("neuronbench", "report", env=_env())
+    session.run("neuronbench", "report", "--only", "performance", env=_env())
 
 
 def _asv_runs(session: nox.Session, *args: str) -> None:

@@ -24,6 +24,8 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--profile", default=None,
                         help="use only rows of this profile (default: every row in the store)")
     parser.add_argument("--baseline", default="relu", help="unit the paired tests compare against")
+    parser.add_argument("--only", choices=("performance",), default=None,
+                        help="rebuild this suite's outputs alone, leaving the rest of --out as it is")
     parser.set_defaults(handler=run_command)
 
 
@@ -53,6 +55,7 @@ def run_command(args: argparse.Namespace) -> int:
     if not results_dir.is_dir():
         log.error("no results directory at %s (run a suite first, or pass --results-dir)", results_dir)
         return 2
-    paths = build_report(results_dir, args.out, profile=args.profile, baseline=args.baseline)
+    paths = build_report(results_dir, args.out, profile=args.profile, baseline=args.baseline,
+                         only=args.only)
     log.info("done: %d files under %s", len(paths), args.out)
     return 0

@@ -38,6 +38,12 @@ log = logging.getLogger("neuronbench.report")
 
 #: Sub-folders of the report directory owned by this stage (pruned of stale files).
 OWNED_DIRS = ("tables", "figures", "results")
+#: Suites whose outputs can be rebuilt alone (``build_report(only=...)``): the folders they own.
+#: A partial build rewrites and prunes only these, so ``nox -s perf`` on a checkout whose
+#: results store holds no accuracy rows leaves the committed accuracy reports alone.
+PARTIAL_DIRS: dict[str, tuple[str, ...]] = {
+    "performance": ("tables/performance", "figures/performance", "results/performance"),
+}
 
 #: Deterministic order of the rows written to results/ (the store's own order, where present).
 ROW_ORDER = ("suite", "protocol", "variant", "unit", "framework", "mode", "device", "dtype",
@@ -173,9 +179,9 @@ def _equivalence(rows: pd.DataFrame, out_dir: Path,
     return [Path(p) for p in written] if written else []
 
 
-def _prune(out_dir: Path, written: set[Path]) -> None:
+def _prune(out_dir: Path, written: set[Path], folders: tuple[str, ...] = OWNED_DIRS) -> None:
     """Remove files of the owned sub-folders that this build did not write (stale outputs)."""
-    for sub in OWNED_DIRS:
+    for sub in folders:
         folder = out_dir / sub
         if not folder.is_dir():
             continue
@@ -188,14 +194,20 @@ def _prune(out_dir: Path, written: set[Path]) -> None:
 def build_report(results_dir: Path | str | pd.DataFrame, out_dir: Path | str = "reports",
                  profile: str | None = None,
                  manifests: Mapping[str, Mapping] | Iterable[Mapping] | None = None,
-                 baseline: str = "relu") -> list[Path]:
+                 baseline: str = "relu", only: str | None = None) -> list[Path]:
     """Build every table and figure from the results store; returns the paths written.
+
+    ``only`` (a key of ``PARTIAL_DIRS``) rebuilds that suite's outputs alone: the rest of
+    ``out_dir`` is neither rewritten nor pruned, and ``results/index.json`` keeps its other
+    entries.
 
     ``results_dir`` is a results directory or, for tests, the rows themselves as a DataFrame (then
     ``manifests`` may be given directly). ``profile`` keeps only rows of that profile (rows without
     one are kept). ``baseline`` is the unit the paired tests compare against.
     """
     out_dir = Path(out_dir)
+    if only is not None and only not in PARTIAL_DIRS:
+        raise ValueError(f"a report of {only!r} alone is not supported; known: {', '.join(PARTIAL_DIRS)}")
     if isinstance(results_dir, pd.DataFrame):
         rows = results_dir.copy()
     else:
@@ -210,6 +222,28 @@ def build_report(results_dir: Path | str | pd.DataFrame, out_dir: Path | str = "
         log.info("profile %s: %d of %d rows", profile, int(keep.sum()), len(rows))
         rows = rows[keep]
 
+    paths: list[Path] = []
+    if only is None:
+        paths += _accuracy_outputs(rows, out_dir, by_run, baseline)
+        paths += _equivalence(rows[rows["suite"] == "equivalence"], out_dir / "equivalence", by_run)
+    paths += _performance(rows[rows["suite"] == "performance"], out_dir, by_run)
+
+    index = {str(p.relative_to(out_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+             for p in paths if p.is_relative_to(out_dir)}
+    folders = OWNED_DIRS if only is None else PARTIAL_DIRS[only]
+    if only is not None and (out_dir / "results" / "index.json").is_file():
+        old = json.loads((out_dir / "results" / "index.json").read_text()).get("files", {})
+        kept = {k: v for k, v in old.items() if not k.startswith(tuple(f + "/" for f in folders))}
+        index = dict(sorted({**kept, **index}.items()))
+    paths.append(_write_json(out_dir / "results" / "index.json", {"files": index}))
+    _prune(out_dir, {p.resolve() for p in paths}, folders)
+    log.info("wrote %d files under %s", len(paths), out_dir)
+    return paths
+
+
+def _accuracy_outputs(rows: pd.DataFrame, out_dir: Path, by_run: Mapping[str, Mapping],
+                      baseline: str) -> list[Path]:
+    """Tables, figures and rows of the accuracy protocols (MNIST, uci-actmix, cifar10)."""
     paths: list[Path] = []
     accuracy = rows[rows["suite"] == "accuracy"]
     # The tabular protocol has tables of its own (folds, several metrics per task).
@@ -249,28 +283,22 @@ def build_report(results_dir: Path | str | pd.DataFrame, out_dir: Path | str = "
                                            .to_csv(index=False, lineterminator="\n")))
             paths.append(_write_json(out_dir / "results" / name / "uci-actmix_manifests.json",
                                      portable_paths({r: by_run[r] for r in run_ids if r in by_run})))
-    paths += _equivalence(rows[rows["suite"] == "equivalence"], out_dir / "equivalence", by_run)
-    performance = rows[rows["suite"] == "performance"]
-    if not performance.empty:
-        from suites.performance.figures import scaling_figures
-        from suites.performance.table import (
-            scaling_table,
-            write_layer_table,
-            write_train_step_table,
-        )
+    return paths
 
-        paths += write_layer_table(performance, out_dir)
-        paths += write_train_step_table(performance, out_dir)
-        paths += scaling_figures(scaling_table(performance), out_dir / "figures" / "performance")
-        run_ids = sorted({str(r) for r in performance["run_id"].dropna().unique()})
-        paths.append(tables.write_text(out_dir / "results" / "performance" / "layer_rows.csv",
-                                       _sorted_rows(performance).to_csv(index=False, lineterminator="\n")))
-        paths.append(_write_json(out_dir / "results" / "performance" / "manifests.json",
-                                 portable_paths({r: by_run[r] for r in run_ids if r in by_run})))
 
-    index = {str(p.relative_to(out_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
-             for p in paths if p.is_relative_to(out_dir)}
-    paths.append(_write_json(out_dir / "results" / "index.json", {"files": index}))
-    _prune(out_dir, {p.resolve() for p in paths})
-    log.info("wrote %d files under %s", len(paths), out_dir)
+def _performance(performance: pd.DataFrame, out_dir: Path, by_run: Mapping[str, Mapping]) -> list[Path]:
+    """Tables, figures and rows of the performance suite (none without its rows)."""
+    if performance.empty:
+        return []
+    from suites.performance.figures import scaling_figures
+    from suites.performance.table import scaling_table, write_layer_table, write_train_step_table
+
+    paths = write_layer_table(performance, out_dir)
+    paths += write_train_step_table(performance, out_dir)
+    paths += scaling_figures(scaling_table(performance), out_dir / "figures" / "performance")
+    run_ids = sorted({str(r) for r in performance["run_id"].dropna().unique()})
+    paths.append(tables.write_text(out_dir / "results" / "performance" / "layer_rows.csv",
+                                   _sorted_rows(performance).to_csv(index=False, lineterminator="\n")))
+    paths.append(_write_json(out_dir / "results" / "performance" / "manifests.json",
+                             portable_paths({r: by_run[r] for r in run_ids if r in by_run})))
     return paths

@@ -214,3 +214,33 @@ def test_committed_manifests_name_no_machine_path(tmp_path):
     assert portable_paths(manifest) == {
         "argv": [".nox/reproduce/bin/neuronbench", "--results-dir", "results"],
         "run_config": {"results_dir": "results", "note": "a b /c"}, "n": 3}
+
+
+def test_a_performance_only_build_leaves_the_other_reports_alone(tmp_path):
+    """``nox -s perf`` rebuilds the performance outputs from a store that holds no accuracy
+    rows; the committed accuracy tables and their index entries must survive it."""
+    out = tmp_path / "reports"
+    build_report(make_results(), out, manifests=MANIFESTS)
+    before = _digests(out)
+    stale = out / "tables" / "performance" / "old.md"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_text("stale")
+    perf = pd.DataFrame([{
+        "run_id": RUN_ID, "suite": "performance", "protocol": "layer", "unit": "linear_relu",
+        "framework": "numpy", "mode": "eager", "device": "cpu", "dtype": "float32",
+        "variant": "ours", "kernel": "default", "metric": metric, "value": value,
+        "detail": "q1=0.001 q3=0.002 n=3 batch=1024 compile_s=0.1 threads=2",
+        "batch": 1024, "width": 256} for metric, value in (("forward_s", 0.001),
+                                                          ("forward_backward_s", 0.003),
+                                                          ("peak_memory_bytes", 0.0))])
+    build_report(perf, out, manifests=MANIFESTS, only="performance")
+    after = _digests(out)
+    assert not stale.exists()
+    assert (out / "tables" / "performance" / "layer.md").is_file()
+    untouched = {k: v for k, v in before.items() if k != "results/index.json"}
+    assert {k: after[k] for k in untouched} == untouched
+    index = json.loads((out / "results" / "index.json").read_text())["files"]
+    assert set(untouched) - {"STAGES.md"} <= set(index)
+    assert "tables/performance/layer.md" in index
+    with pytest.raises(ValueError, match="not supported"):
+        build_report(perf, out, manifests=MANIFESTS, only="accuracy")
