@@ -39,6 +39,11 @@ def scaling_figures(scaling: pd.DataFrame, out_dir: Path) -> list[Path]:
         if held is None:
             continue
         data = scaling[scaling[fixed] == held]
+        # only lines: a framework timed at one shape (the main table's) has nothing to draw
+        points = data.groupby(["base_framework", "device", "unit", "source", "kernel"])[axis]
+        data = data[points.transform("nunique") > 1]
+        if data.empty:
+            continue
         panels = _panels(data)
         with plt.rc_context(RC):
             fig, axes = plt.subplots(len(_METRICS), len(panels), squeeze=False, sharex=True,

@@ -108,8 +108,9 @@ def cases(rows: pd.DataFrame) -> pd.DataFrame:
             tanh_rate, int(row.batch), int(row.width), layer.IN_FEATURES)[1])
         if row.unit == "aptx_layer" else float("nan") for row in table.itertuples()]
     originals = table[table["variant"] == "original"].set_index(["unit", *shape])
-    # A peak of 0 (the allocator reused memory freed during warm-up) gives no ratio.
-    original_peak = originals["peak_mib"].where(originals["peak_mib"] > 0)
+    # A peak under 1 MiB (0 where the allocator reused memory freed during warm-up, a few pages
+    # otherwise) is below what the resident-set probe resolves: it gives no ratio.
+    original_peak = originals["peak_mib"].where(originals["peak_mib"] >= 1.0)
     at = [(r.unit, r.device, r.batch, r.width) for r in table.itertuples()]
     table["time_vs_original"] = [
         row.forward_backward_ms / originals["forward_backward_ms"].get(k, float("nan"))
@@ -238,12 +239,14 @@ def train_step_table(rows: pd.DataFrame) -> pd.DataFrame:
             "other_load": metric.get("other_load_cores", float("nan")),
         })
     table = pd.DataFrame(out, columns=TRAIN_STEP_COLUMNS)
-    models = {m: i for i, m in enumerate(train_step.MODELS)}
-    frameworks = {f: i for i, f in enumerate(("numpy", "torch", "jax", "tf"))}
+    from suites.report.palette import FRAMEWORK_ORDER, order_units
+
+    order = {"model": {m: i for i, m in enumerate(train_step.MODELS)},
+             "framework": {f: i for i, f in enumerate(FRAMEWORK_ORDER)},
+             "unit": {u: i for i, u in enumerate(order_units(table["unit"]))}}
     return table.sort_values(
         by=["model", "framework", "mode", "unit"], kind="mergesort",
-        key=lambda s: s.map(models) if s.name == "model" else s.map(frameworks)
-        if s.name == "framework" else s).reset_index(drop=True)
+        key=lambda s: s.map(order[s.name]) if s.name in order else s).reset_index(drop=True)
 
 
 def write_train_step_table(rows: pd.DataFrame, out_dir: Path) -> list[Path]:
