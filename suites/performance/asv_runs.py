@@ -165,16 +165,26 @@ def publish() -> None:
 
 
 def worse_benchmarks(compare_output: str) -> list[str]:
-    """The rows of ``asv compare --split``'s "worse" section (benchmark names, last column)."""
+    """The benchmarks of ``asv compare --split``'s "got worse" section whose change mark is
+    ``+`` (slower beyond the factor) or ``!`` (failed after working before).
+
+    asv 0.6 prints the sections as Markdown tables (``| + | before | after | ratio | name |``);
+    older releases as whitespace columns (``+  before  after  ratio  name``). Both are read.
+    """
     rows, inside = [], False
     for line in compare_output.splitlines():
-        if line.strip().lower().startswith("benchmarks that have got worse"):
-            inside = True
+        text = line.strip()
+        if text.lower().startswith("benchmarks that have"):
+            inside = text.lower().startswith("benchmarks that have got worse")
             continue
-        if inside and line.strip().lower().startswith("benchmarks that have"):
-            break
-        if inside and line.lstrip().startswith(("+", "!")):
-            rows.append(line.split()[-1])
+        if not inside or not text:
+            continue
+        if text.startswith("|"):
+            cells = [c.strip() for c in text.strip("|").split("|")]
+            if cells and cells[0] in ("+", "!"):
+                rows.append(cells[-1])
+        elif text.startswith(("+", "!")):
+            rows.append(text.split(None, 4)[-1])
     return rows
 
 

@@ -72,3 +72,65 @@ def test_quick_error_trains_for_real() -> None:
     spec.loader.exec_module(module)
     error = module.quick_error("relu", "numpy")
     assert 0.0 < error < 0.3
+
+
+def test_the_regression_gate_reads_asv_compare_in_both_formats() -> None:
+    """``nox -s asv-compare`` fails on what asv lists as worse: its Markdown tables (asv 0.6)
+    and the older whitespace columns; improvements and unchanged rows never count."""
+    from suites.performance.asv_runs import worse_benchmarks
+
+    markdown = """
+Benchmarks that have improved:
+
+| Change   | Before [aaaa]   | After [bbbb]   |   Ratio | Benchmark (Parameter)                          |
+|----------|-----------------|----------------|---------|------------------------------------------------|
+| -        | 3.37±0.5ms      | 1.86±0.04ms    |    0.55 | benchmarks.Layer.time_forward('relu', 'torch') |
+
+Benchmarks that have got worse:
+
+| Change   | Before [aaaa]   | After [bbbb]   |   Ratio | Benchmark (Parameter)                                   |
+|----------|-----------------|----------------|---------|---------------------------------------------------------|
+| +        | 2.00±0.1ms      | 2.60±0.1ms     |    1.3  | benchmarks.Layer.time_forward_backward('aptx_layer', 'numpy') |
+| !        | 1.00ms          | failed         |     n/a | benchmarks.Layer.time_forward('yat_dense', 'torch')      |
+
+Benchmarks that have stayed the same:
+
+| Change   | Before [aaaa]   | After [bbbb]   | Ratio   | Benchmark (Parameter)                          |
+|----------|-----------------|----------------|---------|------------------------------------------------|
+|          | 676±40μs        | 677±40μs       | 1.00    | benchmarks.Layer.time_forward('relu', 'numpy') |
+"""
+    assert worse_benchmarks(markdown) == [
+        "benchmarks.Layer.time_forward_backward('aptx_layer', 'numpy')",
+        "benchmarks.Layer.time_forward('yat_dense', 'torch')"]
+    columns = """Benchmarks that have got worse:
+
+       before           after         ratio
+     [aaaa]       [bbbb]
++      2.00ms        2.60ms     1.30  benchmarks.Layer.time_forward_backward
+Benchmarks that have stayed the same:
+       1.00ms        1.00ms     1.00  benchmarks.Layer.time_forward
+"""
+    assert worse_benchmarks(columns) == ["benchmarks.Layer.time_forward_backward"]
+    assert worse_benchmarks(markdown.split("Benchmarks that have got worse")[0]) == []
+
+
+def test_results_name_no_machine_path(tmp_path, monkeypatch) -> None:
+    """asv names an ``existing`` environment after the interpreter's absolute path; the results
+    are rewritten to the Python version so checkouts elsewhere extend the same history."""
+    import json
+
+    from suites.performance import asv_runs
+
+    monkeypatch.setattr(asv_runs, "RESULTS", tmp_path)
+    folder = tmp_path / asv_runs.MACHINE
+    folder.mkdir()
+    (folder / "machine.json").write_text("{}")
+    raw = folder / "abcdef12-existing-py_somewhere_.nox_asv_bin_python.json"
+    raw.write_text(json.dumps({"commit_hash": "abcdef1234", "env_name": "existing-py_somewhere",
+                               "python": "/somewhere/.nox/asv/bin/python",
+                               "params": {"python": "/somewhere/.nox/asv/bin/python"}}))
+    (written,) = asv_runs.portable_results()
+    assert not raw.exists() and written.name.startswith("abcdef12-existing-py3.")
+    text = written.read_text()
+    assert "/somewhere" not in text
+    assert asv_runs.portable_results() == []          # already portable: nothing rewritten
