@@ -36,6 +36,9 @@ def add_subparser(subparsers: Any) -> None:
                         help="APTx implementations to time (fused, recompute, naive; default "
                         "fused,recompute, --quick fused)")
     parser.add_argument("--modes", default="eager,compiled")
+    parser.add_argument("--dtypes", default=None,
+                        help="dtypes of the main table's cases (default float32,float64; --quick "
+                        "float32); scaling and the originals are float32")
     parser.add_argument("--batch", type=int, default=1024, help="rows of the main table's cases")
     parser.add_argument("--width", type=int, default=256, help="output features of the main table's cases")
     parser.add_argument("--batches", default=None,
@@ -103,6 +106,7 @@ def run_command(args: argparse.Namespace) -> int:
         args.impls = "fused" if args.quick else "fused,recompute"
     if args.repeats is None:
         args.repeats = 3 if args.quick else 7
+    dtypes = _names(args.dtypes, "dtypes") or (["float32"] if args.quick else ["float32", "float64"])
     modes = _names(args.modes, "modes") or []
     bad = [m for m in modes if m not in ("eager", "compiled")]
     if bad:
@@ -120,7 +124,7 @@ def run_command(args: argparse.Namespace) -> int:
                             modes=modes, batch=args.batch, width=args.width, repeats=args.repeats,
                             originals=not args.no_originals, device=args.device,
                             scaling_batches=batches, scaling_widths=widths,
-                            scaling_frameworks=scaling_frameworks, notes=notes)
+                            scaling_frameworks=scaling_frameworks, notes=notes, dtypes=dtypes)
     except ValueError as error:
         raise SystemExit(f"neuronbench perf: {error}") from error
     if not args.no_train_step:
@@ -145,7 +149,7 @@ def run_command(args: argparse.Namespace) -> int:
     results_dir = settings.results_dir(args.results_dir)
     run_config = {"command": "perf", "frameworks": frameworks, "units": args.units, "impls": aptx_impls,
                   "modes": modes, "batch": args.batch, "width": args.width, "repeats": args.repeats,
-                  "quick": args.quick, "device": args.device, "batches": list(batches),
+                  "quick": args.quick, "device": args.device, "dtypes": dtypes, "batches": list(batches),
                   "widths": list(widths), "scaling_frameworks": scaling_frameworks,
                   "models": None if args.no_train_step else args.models,
                   "train_step_modes": args.train_step_modes}

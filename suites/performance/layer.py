@@ -166,7 +166,8 @@ def pairing(config: Mapping[str, Any]) -> list[tuple[str, Any, float]]:
     if config["unit"] != "linear_relu":
         _, baseline = build_calls({**config, "unit": "linear_relu"})
         pairs.append(("forward_backward_vs_linear_relu", baseline, 1.0))
-    if config["unit"] == "aptx_layer":
+    if config["unit"] == "aptx_layer" and config["dtype"] == "float32":
+        # the roofline is the float32 tanh ceiling; a float64 layer has no roofline here
         from suites.performance.tanh_probe import sweep_call
 
         evaluations = config["batch"] * width_of(config) * IN_FEATURES
@@ -290,12 +291,13 @@ def plan(frameworks: Sequence[str], *, units: Sequence[str] | None = None,
          batch: int = BATCH, width: int = OUT_FEATURES, repeats: int = 7, warmup: int = 1,
          threads: int | None = None, originals: bool = True, timeout_s: float = 1800.0,
          device: str = "cpu", scaling_batches: Sequence[int] = (), scaling_widths: Sequence[int] = (),
-         scaling_frameworks: Sequence[str] | None = None, notes: list[str] | None = None) -> list:
-    """The trials of one benchmark run: the ceilings, every case at (``batch``, ``width``), then
-    the scaling cases (eager, the default APTx kernel) of ``scaling_frameworks`` over the other
-    ``scaling_batches`` at ``width`` and the other ``scaling_widths`` at ``batch``. The original
-    packages run at every shape their memory estimate allows; a shape left out is said in
-    ``notes``."""
+         scaling_frameworks: Sequence[str] | None = None, notes: list[str] | None = None,
+         dtypes: Sequence[str] = ("float32",)) -> list:
+    """The trials of one benchmark run: the ceilings, every case at (``batch``, ``width``) in
+    every one of ``dtypes``, then the scaling cases (eager, float32, the default APTx kernel) of
+    ``scaling_frameworks`` over the other ``scaling_batches`` at ``width`` and the other
+    ``scaling_widths`` at ``batch``. The original packages (float32, as they ship) run at every
+    shape their memory estimate allows; a shape left out is said in ``notes``."""
     import impls
     from suites import settings
     from suites.performance import ceilings
@@ -310,22 +312,26 @@ def plan(frameworks: Sequence[str], *, units: Sequence[str] | None = None,
     stray = [f for f in scaling_frameworks if f not in frameworks]
     if stray:
         raise ValueError(f"scaling framework(s) {', '.join(stray)} are not among the frameworks run")
+    bad = [d for d in dtypes if d not in ("float32", "float64")]
+    if bad or not dtypes:
+        raise ValueError(f"dtype(s) {', '.join(bad) or '(none)'} not benchmarked; known: float32, float64")
     common = {"repeats": repeats, "warmup": warmup, "threads": threads, "dtype": "float32",
               "timeout_s": timeout_s, "device": device}
     code = ("suites.performance",)
     trials = [ceilings.trial(threads)]
     notes = [] if notes is None else notes
 
-    def ours(framework: str, unit: str, impl: str, mode: str, b: int, w: int) -> Trial:
+    def ours(framework: str, unit: str, impl: str, mode: str, b: int, w: int,
+             dtype: str = "float32") -> Trial:
         kernel = (impls.kernel_name("aptx_layer", framework, mode, impl=impl)
                   if unit == "aptx_layer" else "default")
         config = {**common, "batch": b, "width": w, "unit": unit, "framework": framework,
-                  "mode": mode, "impl": impl, "source": "ours", "kernel": kernel}
+                  "mode": mode, "impl": impl, "source": "ours", "kernel": kernel, "dtype": dtype}
         return Trial(suite=SUITE, fn="suites.performance.layer:measure", config=config,
                      code=(*backend_code(framework), *code),
                      frameworks=settings.DISTRIBUTIONS[framework],
                      label=f"layer {unit}{'/' + impl if unit == 'aptx_layer' else ''} {framework} "
-                           f"{mode} {_shape(b, w)}")
+                           f"{mode} {_shape(b, w)}{'' if dtype == 'float32' else ' ' + dtype}")
 
     def original(unit: str, b: int, w: int) -> Trial | None:
         ref = ORIGINALS[unit]
@@ -347,7 +353,8 @@ def plan(frameworks: Sequence[str], *, units: Sequence[str] | None = None,
         modes_here = ("eager",) if framework == "numpy" else tuple(modes)
         for unit in units:
             for impl in (impls_ if unit == "aptx_layer" else ("fused",)):
-                trials += [ours(framework, unit, impl, mode, batch, width) for mode in modes_here]
+                trials += [ours(framework, unit, impl, mode, batch, width, dtype)
+                           for dtype in dtypes for mode in modes_here]
     shapes = [(b, width) for b in scaling_batches if b != batch]
     shapes += [(batch, w) for w in scaling_widths if w != width]
     for b, w in [(batch, width), *shapes] if originals else []:

@@ -29,14 +29,14 @@ import pandas as pd
 from suites.performance import layer
 from suites.performance.ceilings import aptx_roofline_s
 
-COLUMNS = ("unit", "kernel", "framework", "mode", "forward_ms", "forward_iqr_ms",
+COLUMNS = ("unit", "kernel", "framework", "mode", "dtype", "forward_ms", "forward_iqr_ms",
            "forward_backward_ms", "forward_backward_iqr_ms", "throughput_per_s", "compile_s",
            "peak_mib", "vs_linear_relu", "vs_roofline", "time_vs_original", "memory_vs_original",
            "other_load")
-SCALING_COLUMNS = ("unit", "kernel", "framework", "mode", "device", "source", "batch", "width",
+SCALING_COLUMNS = ("unit", "kernel", "framework", "mode", "dtype", "device", "source", "batch", "width",
                    "forward_ms", "forward_backward_ms", "throughput_per_s", "peak_mib",
                    "vs_linear_relu")
-_KEYS = ["unit", "variant", "kernel", "framework", "mode", "device", "batch", "width"]
+_KEYS = ["unit", "variant", "kernel", "framework", "mode", "dtype", "device", "batch", "width"]
 
 
 def _detail(detail: str, key: str) -> float:
@@ -53,6 +53,7 @@ def _with_shape(perf: pd.DataFrame) -> pd.DataFrame:
     perf["width"] = (perf["width"].astype("Float64").fillna(layer.OUT_FEATURES) if "width" in perf
                      else float(layer.OUT_FEATURES))
     perf["device"] = perf["device"].fillna("cpu") if "device" in perf else "cpu"
+    perf["dtype"] = perf["dtype"].fillna("float32") if "dtype" in perf else "float32"
     return perf.astype({"batch": "int64", "width": "int64"})
 
 
@@ -93,35 +94,40 @@ def cases(rows: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame(out)
     shape = ["device", "batch", "width"]
     ours = table[table["variant"] == "ours"]
-    baseline = ours[ours["unit"] == "linear_relu"].set_index(["framework", "mode", *shape])
+    baseline = ours[ours["unit"] == "linear_relu"].set_index(["framework", "mode", "dtype", *shape])
     baseline = baseline["forward_backward_ms"]
     # A ratio measured in pairs inside the case's process wins over one across processes.
     table["vs_linear_relu"] = [
         row.paired_linear_relu if not pd.isna(row.paired_linear_relu)
         else 1.0 if row.unit == "linear_relu" and row.variant == "ours"
         else row.forward_backward_ms / baseline.get(
-            (row.framework, row.mode, row.device, row.batch, row.width), float("nan"))
+            (row.framework, row.mode, row.dtype, row.device, row.batch, row.width), float("nan"))
         if row.variant == "ours" else float("nan") for row in table.itertuples()]
     table["vs_roofline"] = [
         row.paired_roofline if not pd.isna(row.paired_roofline)
         else row.forward_backward_ms / (1e3 * aptx_roofline_s(
             tanh_rate, int(row.batch), int(row.width), layer.IN_FEATURES)[1])
-        if row.unit == "aptx_layer" else float("nan") for row in table.itertuples()]
+        if row.unit == "aptx_layer" and row.dtype == "float32" else float("nan")
+        for row in table.itertuples()]
     originals = table[table["variant"] == "original"].set_index(["unit", *shape])
     # A peak under 1 MiB (0 where the allocator reused memory freed during warm-up, a few pages
     # otherwise) is below what the resident-set probe resolves: it gives no ratio.
     original_peak = originals["peak_mib"].where(originals["peak_mib"] >= 1.0)
-    at = [(r.unit, r.device, r.batch, r.width) for r in table.itertuples()]
+    # the originals ship float32 only: a float64 case has no original beside it
+    at = [(r.unit, r.device, r.batch, r.width) if r.dtype == "float32" else None
+          for r in table.itertuples()]
     table["time_vs_original"] = [
         row.forward_backward_ms / originals["forward_backward_ms"].get(k, float("nan"))
+        if k is not None else float("nan")
         for row, k in zip(table.itertuples(), at, strict=True)]
     table["memory_vs_original"] = [
-        row.peak_mib / original_peak.get(k, float("nan"))
+        row.peak_mib / original_peak.get(k, float("nan")) if k is not None else float("nan")
         for row, k in zip(table.itertuples(), at, strict=True)]
     is_original = table["variant"] == "original"
     table.loc[is_original, "framework"] = table.loc[is_original, "framework"] + " (original)"
     order = {u: i for i, u in enumerate(layer.CASE_UNITS)}
-    return table.sort_values(by=["unit", "variant", "framework", "kernel", "mode", "batch", "width"],
+    return table.sort_values(by=["unit", "variant", "framework", "kernel", "mode", "dtype", "batch",
+                                 "width"],
                              key=lambda s: s.map(order) if s.name == "unit" else s,
                              kind="mergesort").reset_index(drop=True)
 
@@ -148,7 +154,8 @@ def scaling_table(rows: pd.DataFrame) -> pd.DataFrame:
     table = cases(rows)
     if table.empty:
         return pd.DataFrame(columns=SCALING_COLUMNS)
-    return table[table["mode"] == "eager"][list(SCALING_COLUMNS)].reset_index(drop=True)
+    eager = table[(table["mode"] == "eager") & (table["dtype"] == "float32")]
+    return eager[list(SCALING_COLUMNS)].reset_index(drop=True)
 
 
 def _markdown(frame: pd.DataFrame) -> list[str]:
@@ -175,7 +182,8 @@ def write_layer_table(rows: pd.DataFrame, out_dir: Path) -> list[Path]:
     table.to_csv(csv, index=False, float_format="%.6g")
     md = folder / "layer.md"
     roofline_ms = 1e3 * aptx_roofline_s(tanh_rate, batch, width, layer.IN_FEATURES)[1]
-    lines = [f"# Layer benchmark: {layer.IN_FEATURES} -> {width}, batch {batch}, float32, {devices}",
+    dtypes = ", ".join(sorted(all_cases["dtype"].unique()))
+    lines = [f"# Layer benchmark: {layer.IN_FEATURES} -> {width}, batch {batch}, {dtypes}, {devices}",
              "",
              f"Medians of repeated calls, each case in a fresh process; tanh ceiling measured in the "
              f"same run: {tanh_rate / 1e9:.3g} G tanh/s (APTx roofline, forward + backward: "

@@ -17,7 +17,8 @@ def test_a_small_run_writes_rows_and_the_report_table(tmp_path) -> None:
     results = tmp_path / "results"
     code = main(["perf", "--frameworks", "numpy", "--units", "linear_relu,aptx_layer",
                  "--impls", "fused,recompute", "--batch", "16", "--repeats", "3",
-                 "--no-originals", "--no-scaling", "--results-dir", str(results)])
+                 "--no-originals", "--no-scaling", "--no-train-step", "--dtypes", "float32",
+                 "--results-dir", str(results)])
     assert code == 0
     rows = load_results(results, suite="performance")
     cases = rows[rows["protocol"] == "layer"]
@@ -45,7 +46,8 @@ def test_a_small_run_writes_rows_and_the_report_table(tmp_path) -> None:
     # a rerun measures nothing again
     assert main(["perf", "--frameworks", "numpy", "--units", "linear_relu,aptx_layer",
                  "--impls", "fused,recompute", "--batch", "16", "--repeats", "3",
-                 "--no-originals", "--no-scaling", "--results-dir", str(results)]) == 0
+                 "--no-originals", "--no-scaling", "--no-train-step", "--dtypes", "float32",
+                 "--results-dir", str(results)]) == 0
     assert load_results(results, suite="performance")["run_id"].nunique() == 1
 
 
@@ -197,7 +199,7 @@ def test_a_small_run_with_the_original_packages(tmp_path) -> None:
     results = tmp_path / "results"
     assert main(["perf", "--frameworks", "numpy,torch", "--units", "linear_relu,linear_aptx_activation",
                  "--modes", "eager", "--batch", "8", "--width", "4", "--batches", "16",
-                 "--widths", "4", "--repeats", "2", "--results-dir", str(results)]) == 0
+                 "--widths", "4", "--repeats", "2", "--no-train-step", "--results-dir", str(results)]) == 0
     rows = load_results(results, suite="performance")
     cases = rows[rows["protocol"] == "layer"]
     originals = cases[cases["variant"] == "original"]
@@ -208,3 +210,21 @@ def test_a_small_run_with_the_original_packages(tmp_path) -> None:
     table, _ = layer_table(rows)
     assert table["time_vs_original"].notna().sum() >= 4
     assert (table["throughput_per_s"] > 0).all()
+
+
+def test_float64_cases_are_their_own_rows_with_their_own_baseline(tmp_path) -> None:
+    """--dtypes float32,float64: each dtype's case is paired with Linear + ReLU of that dtype;
+    the float32 roofline and the (float32) originals are not set against float64 cases."""
+    results = tmp_path / "results"
+    assert main(["perf", "--frameworks", "numpy", "--units", "linear_relu,aptx_layer",
+                 "--impls", "fused", "--dtypes", "float32,float64", "--batch", "8", "--width", "4",
+                 "--repeats", "2", "--no-scaling", "--no-train-step", "--no-originals",
+                 "--results-dir", str(results)]) == 0
+    rows = load_results(results, suite="performance")
+    table, _ = layer_table(rows)
+    aptx = table[table["unit"] == "aptx_layer"].set_index("dtype")
+    assert set(aptx.index) == {"float32", "float64"}
+    assert aptx["vs_linear_relu"].notna().all()
+    assert pd.notna(aptx.loc["float32", "vs_roofline"]) and pd.isna(aptx.loc["float64", "vs_roofline"])
+    with pytest.raises(SystemExit, match="not benchmarked"):
+        main(["perf", "--frameworks", "numpy", "--dtypes", "float16", "--results-dir", str(results)])
