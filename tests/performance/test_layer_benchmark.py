@@ -199,7 +199,8 @@ def test_a_small_run_with_the_original_packages(tmp_path) -> None:
     results = tmp_path / "results"
     assert main(["perf", "--frameworks", "numpy,torch", "--units", "linear_relu,linear_aptx_activation",
                  "--modes", "eager", "--batch", "8", "--width", "4", "--batches", "16",
-                 "--widths", "4", "--repeats", "2", "--no-train-step", "--results-dir", str(results)]) == 0
+                 "--widths", "4", "--repeats", "2", "--no-train-step", "--dtypes", "float32",
+                 "--results-dir", str(results)]) == 0
     rows = load_results(results, suite="performance")
     cases = rows[rows["protocol"] == "layer"]
     originals = cases[cases["variant"] == "original"]
