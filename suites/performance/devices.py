@@ -7,7 +7,7 @@ case is planned only where its framework sees the device, and a requested device
 requested framework cannot see is an error before any case runs, never a silent fallback to the
 CPU. Every row records the device that ran it.
 
-On a CPU the peak memory is the resident set's high-water mark (``layer._PROBE``); on a GPU or
+On a CPU the peak memory is the resident set's high-water mark (``layer.probe``); on a GPU or
 TPU it is the framework's own allocator counter (``peak_reset`` / ``peak_read``), since device
 memory is not in the process's resident set.
 """

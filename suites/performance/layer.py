@@ -32,10 +32,7 @@ the IQR, repeats and compile time; peak_memory_bytes; the paired ratios; other_l
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -138,11 +135,6 @@ def probe(config: Mapping[str, Any]) -> dict[str, Any]:
     return {**out, **load.read()}
 
 
-_MARKER = "NEURONBENCH_LAYER "
-_PROBE = ("import json, sys\n"
-          "from suites.performance.layer import _MARKER, probe\n"
-          "print(_MARKER + json.dumps(probe(json.loads(sys.argv[1]))), flush=True)\n")
-
 #: Result metrics of the paired ratios (``pairing``), each a median over alternating pairs.
 PAIRED_METRICS = ("forward_backward_vs_linear_relu", "forward_backward_vs_roofline")
 
@@ -243,20 +235,10 @@ def _original_numpy_layers(unit: str, width: int = OUT_FEATURES) -> list[Any]:
 
 
 def measure(config: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The trial function: run the probe for ``config`` in a fresh process, return its rows."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    threads = str(config["threads"])
-    for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        env[key] = threads
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    done = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(dict(config))], env=env,
-                          capture_output=True, text=True, timeout=config["timeout_s"], check=False)
-    result = None
-    for line in done.stdout.splitlines():
-        if line.startswith(_MARKER):
-            result = json.loads(line[len(_MARKER):])
-    if result is None:
-        raise RuntimeError(f"layer probe failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    """The trial function: ``probe`` for ``config`` in a fresh process, its rows."""
+    from suites.performance.probing import run_in_fresh_process
+
+    result = run_in_fresh_process("suites.performance.layer", config, "layer")
     return rows_from(config, result)
 
 

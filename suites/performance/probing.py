@@ -7,12 +7,15 @@ in a fresh process; these helpers run inside that process. Linux only (``/proc``
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import resource
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 
@@ -74,3 +77,26 @@ class OtherLoad:
         other = (_busy_s() - self.busy) - (_own_s() - self.own)
         cores = min(float(os.cpu_count() or 1), max(0.0, other / wall)) if wall > 0 else 0.0
         return {"other_load_cores": cores, "loadavg_1m": os.getloadavg()[0]}
+
+
+_MARKER = "NEURONBENCH_PROBE "
+
+
+def run_in_fresh_process(module: str, config: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """``module.probe(config)`` in a fresh interpreter, its result returned.
+
+    A fresh process per case keeps the allocator caches, JIT state and thread pools of earlier
+    cases out of the numbers; the thread count is pinned for every library that reads one.
+    """
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        env[key] = str(config["threads"])
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    script = (f"import json, sys\nfrom {module} import probe\n"
+              f"print({_MARKER!r} + json.dumps(probe(json.loads(sys.argv[1]))), flush=True)\n")
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(dict(config))], env=env,
+                          capture_output=True, text=True, timeout=config["timeout_s"], check=False)
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith(_MARKER):
+            return json.loads(line[len(_MARKER):])
+    raise RuntimeError(f"{what} probe failed (exit {done.returncode}):\n{done.stderr[-3000:]}")

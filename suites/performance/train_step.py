@@ -48,10 +48,7 @@ other_load_cores; ``n_params`` and ``batch`` in their own columns. CPU only.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -67,8 +64,6 @@ BASELINE_UNIT = "relu"
 TIMED_METRICS = ("train_step_s", "train_step_api_s")
 PAIRED_METRIC = "train_step_vs_linear_relu"
 MODES = ("eager", "compiled")
-#: Marks the probe's result line on its stdout.
-_MARKER = "NEURONBENCH_TRAIN_STEP "
 
 Step = Callable[[], Any]
 
@@ -295,30 +290,14 @@ def probe(config: Mapping[str, Any]) -> dict[str, Any]:
     return {**out, **load.read()}
 
 
-_PROBE = ("import json, sys\n"
-          "from suites.performance.train_step import _MARKER, probe\n"
-          "print(_MARKER + json.dumps(probe(json.loads(sys.argv[1]))), flush=True)\n")
-
-
 # -- in the runner -----------------------------------------------------------------------------
 
 
 def measure(config: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The trial function: run ``probe`` for ``config`` in a fresh process, return its rows."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    threads = str(config["threads"])
-    for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        env[key] = threads
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    done = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(dict(config))], env=env,
-                          capture_output=True, text=True, timeout=config["timeout_s"], check=False)
-    result = None
-    for line in done.stdout.splitlines():
-        if line.startswith(_MARKER):
-            result = json.loads(line[len(_MARKER):])
-    if result is None:
-        raise RuntimeError(f"train-step probe failed (exit {done.returncode}):\n"
-                           f"{done.stderr[-3000:]}")
+    """The trial function: ``probe`` for ``config`` in a fresh process, its rows."""
+    from suites.performance.probing import run_in_fresh_process
+
+    result = run_in_fresh_process("suites.performance.train_step", config, "train-step")
     return rows_from(config, result)
 
 
