@@ -55,8 +55,8 @@ def check(frameworks: Sequence[str], device: str) -> None:
     """Raise ValueError naming every requested framework that cannot see ``device``."""
     if device not in DEVICES:
         raise ValueError(f"unknown device {device!r}; known: {', '.join(DEVICES)}")
-    missing = {f: available(f) for f in frameworks}
-    missing = {f: found for f, found in missing.items() if device not in found}
+    seen_by = {f: available(f) for f in frameworks}
+    missing = {f: found for f, found in seen_by.items() if device not in found}
     if missing:
         seen = "; ".join(f"{f} sees {', '.join(found)}" for f, found in missing.items())
         raise ValueError(f"--device {device}: not visible to {', '.join(missing)} ({seen}); "

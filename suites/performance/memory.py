@@ -17,11 +17,9 @@ import textwrap
 
 _PROBE = textwrap.dedent(
     """
-    import json, re
+    import json
 
-    def _status(key):
-        with open("/proc/self/status") as fh:
-            return int(re.search(key + r":\\s+(\\d+) kB", fh.read()).group(1)) * 1024
+    from suites.performance.probing import status_bytes as _status
 
     {setup}
     baseline = _status("VmRSS")

@@ -11,6 +11,7 @@ from impls.spec import APTX_PAPER_MLP
 from suites.accuracy import cifar
 from suites.performance import train_step
 from suites.results import validate_rows
+from tests.conftest import require_framework
 
 TIMED = {"train_step_s", "train_step_api_s"}
 ALWAYS = {*TIMED, "peak_memory_bytes", "other_load_cores"}
@@ -93,7 +94,7 @@ def test_measure_a_tiny_numpy_case() -> None:
 
 
 def test_measure_a_tiny_torch_case() -> None:
-    pytest.importorskip("torch")
+    require_framework("torch")
     config = _config("torch", "cnn", "relu")
     _check_rows(train_step.measure(config), config, paired=False)
 
@@ -102,7 +103,7 @@ def test_measure_a_tiny_torch_case() -> None:
 def test_the_native_step_is_an_optimiser_step(framework: str) -> None:
     """Repeated steps on one batch lower its loss, and the public call continues the same
     state (the loss it reports is lower still)."""
-    pytest.importorskip(framework)
+    require_framework(framework)
     config = _config(framework, "mlp", "relu", batch=16)
     case = train_step.build_case(config, config["network"])
     losses = [case.step()[0] for _ in range(5)]
@@ -113,7 +114,7 @@ def test_the_native_step_is_an_optimiser_step(framework: str) -> None:
 def test_jax_native_step_is_the_compiled_step_train_steps_uses() -> None:
     """One compiled train function for the model: the native step and ``impls.train_steps``
     share it (a changed cache key or factory in impls/jax/train.py would compile a second)."""
-    pytest.importorskip("jax")
+    require_framework("jax")
     from impls.jax import device
 
     config = _config("jax", "mlp", "relu", mode="compiled")
@@ -126,7 +127,7 @@ def test_jax_native_step_is_the_compiled_step_train_steps_uses() -> None:
 
 def test_tf_native_step_is_the_compiled_step_train_steps_uses() -> None:
     """The native step and ``impls.train_steps`` call one tf.function, traced once."""
-    pytest.importorskip("tensorflow")
+    require_framework("tf")
     from impls.tf.device import tracing_count
 
     config = _config("tf", "mlp", "relu", mode="compiled")
