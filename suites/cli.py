@@ -19,6 +19,8 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "suites.accuracy.cli",
     "suites.performance.cli",
     "suites.report.cli",
+    "suites.notebooks.cli",
+    "suites.paper.cli",
     "suites.reproduce",
 )
 
