@@ -2,9 +2,15 @@
 
 A failing stage (non-zero exit or an exception) is a FAILED row in the stage summary and makes
 the run exit non-zero; the stages after it still run where they can (the report then shows
-what exists). Stages not built yet are named. The summary (with durations) is printed and
-saved as ``<results-dir>/stages.json``; ``<out>/STAGES.md`` lists each stage's status only, so
-regenerating it from the same state gives the same file.
+what exists). Stages not built yet are named.
+
+Resuming is the runner's: every store stage plans its trials and skips the finished ones, so a
+rerun recomputes only what is missing (one deleted trial is one trial rerun). What each stage
+produced is read back, not assumed: a store stage's trial counts (run, finished earlier,
+failed) come from the run manifests it wrote, a report stage's from the files it wrote. The
+summary (status, what was produced, seconds) is printed as a table and saved as
+``<results-dir>/stages.json``; ``<out>/STAGES.md`` lists each stage's status and what it
+produces only, so regenerating it from the same state gives the same file.
 """
 
 from __future__ import annotations
@@ -61,6 +67,8 @@ def run_command(args: argparse.Namespace) -> int:
             continue
         argv = stage.command(options)
         print(f"[reproduce] stage {stage.name!r}: neuronbench {' '.join(argv)}", flush=True)
+        manifests_before = _manifest_files(options.results_dir)
+        wall_start = time.time()
         start = time.perf_counter()
         try:
             code = cli_main(argv)
@@ -74,7 +82,8 @@ def run_command(args: argparse.Namespace) -> int:
             print(f"[reproduce] stage {stage.name!r} crashed:\n{traceback.format_exc()}")
         seconds = time.perf_counter() - start
         summary.append({"stage": stage.name, "status": outcome, "seconds": round(seconds, 1),
-                        "produces": stage.produces})
+                        "produces": stage.produces,
+                        "produced": _produced(stage.writes, options, manifests_before, wall_start)})
         status = status or (code or 0)
     options.results_dir.mkdir(parents=True, exist_ok=True)
     (options.results_dir / "stages.json").write_text(json.dumps(
@@ -84,7 +93,47 @@ def run_command(args: argparse.Namespace) -> int:
     lines += [f"| {s['stage']} | {s['status']} | {s['produces']} |" for s in summary]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "STAGES.md").write_text("\n".join(lines) + "\n")
-    print("[reproduce] stage summary:")
-    for s in summary:
-        print(f"  {s['stage']:<12} {s['status']:<40} {s['seconds']:>8.1f} s")
+    _print_summary(summary)
     return status
+
+
+def _manifest_files(results_dir: Path) -> set[Path]:
+    folder = results_dir / "runs"
+    return set(folder.glob("*.json")) if folder.is_dir() else set()
+
+
+def _produced(writes: str, options: StageOptions, manifests_before: set[Path], since: float) -> str:
+    """What the stage left behind, read from disk: trial counts from the run manifests it wrote
+    (store stages) or the number of files it wrote under the report folder."""
+    if writes == "store":
+        counts = {"ok": 0, "skipped": 0, "failed": 0, "diverged": 0}
+        for path in sorted(_manifest_files(options.results_dir) - manifests_before):
+            try:
+                manifest = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            for key, value in (manifest.get("counts") or {}).items():
+                if key in counts and isinstance(value, int):
+                    counts[key] += value
+        parts = [f"{counts['ok']} trials run", f"{counts['skipped']} finished earlier"]
+        parts += [f"{counts[k]} {k}" for k in ("diverged", "failed") if counts[k]]
+        return ", ".join(parts)
+    if writes == "reports":
+        written = [p for p in options.out.rglob("*") if p.is_file() and p.stat().st_mtime >= since - 1]
+        return f"{len(written)} files written under {options.out}"
+    return "-"
+
+
+def _print_summary(summary: list[dict]) -> None:
+    """The stage table on the terminal (rich), with the total time."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="neuronbench reproduce: stages", title_justify="left")
+    for column, justify in (("stage", "left"), ("status", "left"), ("produced", "left"),
+                            ("seconds", "right")):
+        table.add_column(column, justify=justify)
+    for row in summary:
+        table.add_row(row["stage"], row["status"], row.get("produced", "-"), f"{row['seconds']:.1f}")
+    table.add_row("total", "", "", f"{sum(r['seconds'] for r in summary):.1f}")
+    Console(width=140).print(table)

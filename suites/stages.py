@@ -9,6 +9,7 @@ construction. A stage whose module is not built yet is listed as such, never sil
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,11 +54,22 @@ def _data(o: StageOptions) -> list[str]:
     return ["data", "verify", *_data_flags(o)]
 
 
+#: Most parity workers the equivalence stage starts (each loads every framework, ~1.5 GB).
+PARITY_JOBS_MAX = 4
+
+
+def parity_jobs(o: StageOptions) -> int:
+    """Worker processes of the equivalence stage: one per core (up to PARITY_JOBS_MAX), at
+    least --jobs. Parity checks time nothing and train nothing that is timed, so unlike the
+    training stages (one trial at a time by default: their epoch seconds are results) they may
+    share the cores; on 2 cores this takes the matrix from about 12 to about 7 minutes."""
+    return max(o.jobs, min(os.cpu_count() or 1, PARITY_JOBS_MAX))
+
+
 def _equivalence(o: StageOptions) -> list[str]:
-    # The full matrix in every profile (about 10 minutes on 2 cores): the report must never
-    # be rebuilt from a partial matrix.
+    # The full matrix in every profile: the report must never be rebuilt from a partial matrix.
     return ["equivalence", "--frameworks", ",".join(o.frameworks), "--results-dir", str(o.results_dir),
-            *_data_flags(o)]
+            "--jobs", str(parity_jobs(o)), *_data_flags(o)]
 
 
 def _accuracy(o: StageOptions) -> list[str]:
@@ -88,12 +100,24 @@ def _report(o: StageOptions) -> list[str]:
     return ["report", "--results-dir", str(o.results_dir), "--out", str(o.out)]
 
 
+def _notebooks(o: StageOptions) -> list[str]:
+    # They read only the report folder, so they run after the report stage wrote it.
+    return ["notebooks", "--reports", str(o.out)]
+
+
+def _paper(o: StageOptions) -> list[str]:
+    return ["paper", "--reports", str(o.out), "--profile", o.profile]
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str
     module: str                                   # the module that implements it
     produces: str
     command: Callable[[StageOptions], list[str]] | None
+    #: Whether it fills the results store (its trial counts come from the run manifests) or
+    #: writes files under the report folder (its output is counted as files written).
+    writes: str = "store"
 
     def available(self) -> bool:
         if self.command is None:
@@ -106,7 +130,7 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("data", "suites.data.cli", "dataset verification table", _data),
+    Stage("data", "suites.data.cli", "dataset verification table", _data, writes="nothing"),
     Stage("equivalence", "suites.equivalence.cli", "parity rows in the results store", _equivalence),
     Stage("accuracy", "suites.accuracy.cli", "MNIST protocols over seeds in the results store", _accuracy),
     Stage("tabular", "suites.accuracy.tabular_train",
@@ -115,7 +139,13 @@ STAGES: tuple[Stage, ...] = (
           _cifar),
     Stage("performance", "suites.performance.cli",
           "layer benchmark: time, throughput, memory, ratios, scaling, originals", _performance),
-    Stage("report", "suites.report.cli", "reports/: equivalence matrix, tables, figures, rows", _report),
-    Stage("notebooks", "notebooks", "executed figure notebooks", None),
+    Stage("report", "suites.report.cli", "reports/: equivalence matrix, tables, figures, rows", _report,
+          writes="reports"),
+    Stage("notebooks", "suites.notebooks.cli",
+          "reports/notebooks: one executed notebook per paper section (.ipynb and HTML)", _notebooks,
+          writes="reports"),
+    Stage("paper", "suites.paper.cli",
+          "reports/paper.md and paper.tex with the claims table, every number from result rows", _paper,
+          writes="reports"),
 )
 STAGE_NAMES = tuple(stage.name for stage in STAGES)

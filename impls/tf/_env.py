@@ -8,9 +8,13 @@ TensorFlow twins cannot work, and we say so instead of failing later with odd te
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 import sys
+import tempfile
+from collections.abc import Iterator
 
 from impls.llvm_order import load_triton_first
 
@@ -51,6 +55,49 @@ class _QuietRetracing(logging.Filter):
         return "triggered tf.function retracing" not in record.getMessage()
 
 
+#: TensorFlow's start-up notices that say nothing on a CPU-only machine. They are printed by
+#: its C++ runtime before TF_CPP_MIN_LOG_LEVEL is read ("before absl::InitializeLog"), so no
+#: setting silences them; :func:`_native_stderr_without` drops exactly these lines.
+_STARTUP_NOISE = (
+    r"All log messages before absl::InitializeLog\(\) is called are written to STDERR",
+    r"oneDNN custom operations are on",
+    r"Could not find cuda drivers on your machine, GPU will not be used",
+)
+#: Printed when the CUDA runtime finds no driver: noise without a GPU, an error with one.
+_NO_DRIVER = (r"failed call to cuInit", r"cuda_platform\.cc.*cuInit")
+
+
+def _has_gpu_driver() -> bool:
+    return os.path.exists("/dev/nvidiactl") or os.path.exists("/proc/driver/nvidia/version")
+
+
+@contextlib.contextmanager
+def _native_stderr_without(patterns: tuple[str, ...]) -> Iterator[None]:
+    """Capture what native code writes to file descriptor 2 and pass on every line except those
+    matching ``patterns``. Python exceptions are unaffected (they propagate, not print)."""
+    stderr_fd = 2  # native code writes to the descriptor, whatever sys.stderr is
+    sys.stderr.flush()
+    try:
+        saved = os.dup(stderr_fd)
+    except OSError:  # no descriptor 2 at all: nothing to filter
+        yield
+        return
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), stderr_fd)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, stderr_fd)
+            os.close(saved)
+            capture.seek(0)
+            noise = re.compile("|".join(patterns))
+            kept = [line for line in capture.read().splitlines(keepends=True)
+                    if not noise.search(line.decode(errors="replace"))]
+            if kept:
+                os.write(stderr_fd, b"".join(kept))
+
+
 def import_tensorflow() -> None:
     """Import TensorFlow without letting it pull in JAX.
 
@@ -62,13 +109,19 @@ def import_tensorflow() -> None:
     tf.lite's JAX conversion, which neuronbench never uses, loses its handle.
     """
     load_triton_first()  # impls/llvm_order.py: triton's LLVM must load before TensorFlow's
-    if "tensorflow" in sys.modules or "jax" in sys.modules:
+    if "tensorflow" in sys.modules:
         return
-    sys.modules["jax"] = None  # type: ignore[assignment]
+    block_jax = "jax" not in sys.modules  # already imported: nothing left to keep out
+    if block_jax:
+        sys.modules["jax"] = None  # type: ignore[assignment]
+    noise = _STARTUP_NOISE if _has_gpu_driver() else _STARTUP_NOISE + _NO_DRIVER
     try:
-        import tensorflow  # noqa: F401
+        with _native_stderr_without(noise):
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # initialises the platforms (the cuInit notice)
     finally:
-        if sys.modules.get("jax", 0) is None:
+        if block_jax and sys.modules.get("jax", 0) is None:
             del sys.modules["jax"]
 
 

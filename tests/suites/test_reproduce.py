@@ -23,9 +23,12 @@ def test_runs_built_stages_and_names_the_missing_ones(tmp_path, monkeypatch, cap
     by_stage = {argv[0]: argv for argv in calls}
     assert by_stage["data"] == ["data", "verify", "--data-dir", str(tmp_path / "data"), "--no-download"]
     # The full matrix in every profile, into the results store; never into reports/.
+    from suites.stages import parity_jobs
+
+    jobs = str(parity_jobs(reproduce.StageOptions("quick", ("numpy",), None, False, tmp_path, tmp_path, 1)))
     assert by_stage["equivalence"] == ["equivalence", "--frameworks", "numpy,tf", "--results-dir",
-                                       str(tmp_path / "results"), "--data-dir", str(tmp_path / "data"),
-                                       "--no-download"]
+                                       str(tmp_path / "results"), "--jobs", jobs,
+                                       "--data-dir", str(tmp_path / "data"), "--no-download"]
     stages = (tmp_path / "reports" / "STAGES.md").read_text()
     printed = capsys.readouterr().out
     assert "| equivalence | ok |" in stages
@@ -104,3 +107,41 @@ def test_unknown_stage_is_refused(tmp_path) -> None:
 
     with pytest.raises(SystemExit, match="unknown or empty --stages"):
         reproduce.run_command(_args(tmp_path, stages="equivalence,notebook"))
+
+
+def test_quick_profile_runs_the_costly_protocols_in_two_frameworks(tmp_path, monkeypatch) -> None:
+    calls: list[list[str]] = []
+    monkeypatch.setattr("suites.cli.main", lambda argv: calls.append(list(argv)) or 0)
+    reproduce.run_command(_args(tmp_path, frameworks="numpy,torch,jax,tf"))
+    frameworks = {(a[0], a[a.index("--protocol") + 1] if "--protocol" in a else None):
+                  a[a.index("--frameworks") + 1] for a in calls if "--frameworks" in a}
+    assert frameworks[("accuracy", None)] == "numpy,torch,jax,tf"
+    assert frameworks[("accuracy", "uci-actmix")] == "numpy,torch"
+    assert frameworks[("accuracy", "cifar10")] == "torch,jax"
+    calls.clear()
+    reproduce.run_command(_args(tmp_path, frameworks="numpy,torch,jax,tf", profile="paper"))
+    assert all(a[a.index("--frameworks") + 1] == "numpy,torch,jax,tf" for a in calls
+               if "--frameworks" in a)
+
+
+def test_the_summary_counts_what_each_stage_produced(tmp_path, monkeypatch) -> None:
+    """Trial counts are read from the run manifests a stage wrote, not assumed."""
+    import json
+
+    def fake(argv):
+        if argv[0] == "equivalence":
+            runs = tmp_path / "results" / "runs"
+            runs.mkdir(parents=True, exist_ok=True)
+            (runs / "r1.json").write_text(json.dumps({"counts": {"ok": 3, "skipped": 5, "failed": 1,
+                                                                  "diverged": 0}}))
+        if argv[0] == "report":
+            (tmp_path / "reports" / "tables").mkdir(parents=True, exist_ok=True)
+            (tmp_path / "reports" / "tables" / "t.md").write_text("x")
+        return 0
+
+    monkeypatch.setattr("suites.cli.main", fake)
+    reproduce.run_command(_args(tmp_path, frameworks="numpy"))
+    summary = {s["stage"]: s for s in json.loads((tmp_path / "results" / "stages.json").read_text())["stages"]}
+    assert summary["equivalence"]["produced"] == "3 trials run, 5 finished earlier, 1 failed"
+    assert summary["accuracy"]["produced"] == "0 trials run, 0 finished earlier"
+    assert summary["report"]["produced"].startswith("1 files written")
