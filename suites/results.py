@@ -192,14 +192,36 @@ def load_records(results_dir: Path, *, suite: str | None = None,
     return _latest_per_identity(records)
 
 
-def retire_superseded(results_dir: Path, record: Mapping[str, Any]) -> list[Path]:
-    """Move records of the same trial identity but another key (other code) out of the way."""
-    moved = []
+def identity_index(results_dir: Path, identities: Iterable[str] | None = None) -> dict[str, set[str]]:
+    """Keys of the valid records per trial identity (only ``identities``, when given): read once
+    by the runner, so retiring superseded records costs nothing per trial."""
+    wanted = set(identities) if identities is not None else None
+    index: dict[str, set[str]] = {}
+    for record in iter_records(results_dir):
+        identity = record.get("identity")
+        if identity and (wanted is None or identity in wanted):
+            index.setdefault(identity, set()).add(record["key"])
+    return index
+
+
+def retire_superseded(results_dir: Path, record: Mapping[str, Any],
+                      candidates: Iterable[str] | None = None) -> list[Path]:
+    """Move records of the same trial identity but another key (other code) out of the way.
+
+    ``candidates``: the keys that may share the identity (from :func:`identity_index`); without
+    it every record is read, which makes a run quadratic in the size of the store.
+    """
+    moved: list[Path] = []
     identity = record.get("identity")
     if not identity:
         return moved
     target = trials_dir(results_dir) / SUPERSEDED_DIR
-    for other in iter_records(results_dir):
+    if candidates is None:
+        others: Iterable[dict[str, Any]] = iter_records(results_dir)
+    else:
+        others = (r for r in (read_record(record_path(results_dir, k)) for k in sorted(candidates))
+                  if r is not None)
+    for other in others:
         if other.get("identity") == identity and other["key"] != record["key"]:
             target.mkdir(parents=True, exist_ok=True)
             src = record_path(results_dir, other["key"])

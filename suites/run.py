@@ -410,8 +410,11 @@ def _plan(trials: Iterable[Trial]) -> list[_Planned]:
 class _Recorder:
     """Turns worker outcomes into validated records on disk and keeps the counts."""
 
-    def __init__(self, results_dir: Path, run_id: str, summary: RunSummary, progress: _Progress) -> None:
+    def __init__(self, results_dir: Path, run_id: str, summary: RunSummary, progress: _Progress,
+                 identities: dict[str, set[str]] | None = None) -> None:
         self.results_dir, self.run_id, self.summary, self.progress = results_dir, run_id, summary, progress
+        #: keys of earlier records per trial identity (store.identity_index), read once per run
+        self.identities = identities
 
     def __call__(self, planned: _Planned, outcome: dict[str, Any]) -> None:
         trial = planned.trial
@@ -436,7 +439,8 @@ class _Recorder:
             "host": outcome["host"], "pid": outcome["pid"], "run_id": self.run_id,
         }
         store.write_record(self.results_dir, payload)
-        store.retire_superseded(self.results_dir, payload)
+        candidates = None if self.identities is None else self.identities.get(planned.identity, set())
+        store.retire_superseded(self.results_dir, payload, candidates=candidates)
         setattr(self.summary, status, getattr(self.summary, status) + 1)
         if status == "failed":
             last = (error or "").strip().splitlines()[-1:] or [""]
@@ -593,7 +597,8 @@ def run_grid(trials: Iterable[Trial], results_dir: str | os.PathLike[str], *,
         if bar.mode == "plain" and summary.skipped:
             print(f"{summary.skipped} of {len(planned)} trials finished earlier in {results_dir}; "
                   f"running {len(todo)}", file=sys.stderr, flush=True)
-        record = _Recorder(results_dir, run_id, summary, bar)
+        identities = store.identity_index(results_dir, {item.identity for item in todo}) if todo else {}
+        record = _Recorder(results_dir, run_id, summary, bar, identities)
         try:
             if executor == "inline":
                 while todo:
