@@ -21,6 +21,7 @@ protocol that left the results does not linger in the committed report.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import inspect
 import json
@@ -179,6 +180,12 @@ def _equivalence(rows: pd.DataFrame, out_dir: Path,
     return [Path(p) for p in written] if written else []
 
 
+#: Files under the owned folders that later stages write (relative to the report folder,
+#: fnmatch patterns): the paper stage's claims table. Never pruned here, so ``neuronbench
+#: report`` alone does not delete what ``neuronbench paper`` wrote.
+OTHER_STAGES_FILES = ("tables/claims.*",)
+
+
 def _prune(out_dir: Path, written: set[Path], folders: tuple[str, ...] = OWNED_DIRS) -> None:
     """Remove files of the owned sub-folders that this build did not write (stale outputs)."""
     for sub in folders:
@@ -186,6 +193,9 @@ def _prune(out_dir: Path, written: set[Path], folders: tuple[str, ...] = OWNED_D
         if not folder.is_dir():
             continue
         for path in sorted(folder.rglob("*")):
+            relative = path.relative_to(out_dir).as_posix()
+            if any(fnmatch.fnmatch(relative, pattern) for pattern in OTHER_STAGES_FILES):
+                continue
             if path.is_file() and path.resolve() not in written:
                 log.info("removing stale %s", path)
                 path.unlink()

@@ -121,8 +121,10 @@ def test_stale_files_pruned(tmp_path):
     stale.write_text("stale")
     keep = out / "STAGES.md"
     keep.write_text("not ours")
+    claims = out / "tables" / "claims.md"      # the paper stage's, under a folder we own
+    claims.write_text("written by neuronbench paper")
     build_report(make_results().iloc[0:0], out, manifests=MANIFESTS)   # no rows: nothing current
-    assert not stale.exists() and keep.exists()
+    assert not stale.exists() and keep.exists() and claims.exists()
 
 
 def test_manifest_git_sha_forms():
