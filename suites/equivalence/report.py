@@ -1,9 +1,9 @@
-"""Parity matrix (Markdown) and tidy rows (CSV) of the equivalence suite, rebuilt from the store.
+"""Parity matrix (Markdown), heatmap and tidy rows (CSV) of the equivalence suite, from the store.
 
 ``neuronbench equivalence`` only fills the results store (suites/results.py) and prints the
-matrix; the committed ``reports/equivalence/{parity.md,rows.csv,checkpoint.csv}`` are written by
-:func:`write_report`, which the report stage calls, so nothing but that stage writes to
-reports/ (design §7).
+matrix; the committed ``reports/equivalence/{parity.md,rows.csv,checkpoint.csv}`` and
+``parity_heatmap.{png,pdf}`` (``heatmap.py``) are written by :func:`write_report`, which the
+report stage calls, so nothing but that stage writes to reports/ (design §7).
 """
 
 from __future__ import annotations
@@ -82,6 +82,13 @@ def summary_line(rows: Sequence[Row],
     return line
 
 
+#: parity.md's pointer to the heatmap (``heatmap.py``) written beside it.
+HEATMAP_LINK = ("![Worst error / tolerance of every case, log scale: at most 1 passes; hatched "
+                "FAIL: above 1; grey n/a: no rows](parity_heatmap.png)\n\n"
+                "Heatmap: the worst error-to-tolerance ratio of every (unit, framework, dtype, mode) "
+                "case ([PNG](parity_heatmap.png), [PDF](parity_heatmap.pdf)).")
+
+
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
@@ -90,7 +97,11 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def write_files(rows: Sequence[Row], out_dir: Path, provenance: dict[str, str],
                  checkpoint: tuple[int | None, Sequence[CheckpointResult]] | None = None) -> list[Path]:
-    """Write rows.csv, parity.md (and checkpoint.csv) atomically; returns the paths written."""
+    """Write rows.csv, parity.md, the heatmap (and checkpoint.csv); returns the paths written.
+
+    The text files are replaced atomically; the heatmap is drawn from the same rows, so the
+    figure and the table beside it never describe different runs.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, md_path = out_dir / "rows.csv", out_dir / "parity.md"
     tmp = csv_path.with_suffix(".csv.tmp")
@@ -105,6 +116,8 @@ def write_files(rows: Sequence[Row], out_dir: Path, provenance: dict[str, str],
     text += ["", "Cell: worst relative L2 error over every variant, input scale and check "
              "(tolerances in docs/equivalence.md); a case is one (unit, framework, dtype, mode).",
              "", parity_matrix(rows), ""]
+    if rows:
+        text += [HEATMAP_LINK, ""]
     if checkpoint is not None:
         text += [checkpoint_table(*checkpoint)]
     text += [summary_line(rows, checkpoint), "", "## Every (framework, dtype, mode)", "",
@@ -116,6 +129,13 @@ def write_files(rows: Sequence[Row], out_dir: Path, provenance: dict[str, str],
                  f"{r.rel_l2_err:.2e} | {r.tolerance:.0e} |" for r in failures]
     _write_atomic(md_path, "\n".join(text) + "\n")
     paths = [csv_path, md_path]
+    if rows:
+        import pandas as pd
+
+        from suites.equivalence.heatmap import STEM, parity_heatmap
+
+        frame = pd.DataFrame([row.as_dict() for row in rows])
+        paths += parity_heatmap(frame, out_dir / STEM)
     if checkpoint is not None:
         ck_path = out_dir / "checkpoint.csv"
         lines = ["framework,dtype,correct,total,logits_rel_l2,passed"]

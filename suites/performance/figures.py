@@ -4,7 +4,9 @@ One panel per framework (and device), one line per unit in the report's fixed un
 original packages dashed in their unit's colour, so "how much slower and hungrier than Linear +
 ReLU, and does it scale the same way" is read off one figure. Read from
 ``table.scaling_table`` (eager cases at every shape of the run); written beside the other
-figures by the report stage (``figures/performance/``).
+figures by the report stage (``figures/performance/``). Page-wide, with the legend under the
+panels in the report's unit order (beside them it made the figure 9.7 in wide, so its labels
+printed at under 6 pt on a page).
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from suites.report.figures import RC, save_figure
-from suites.report.palette import FRAMEWORK_LABELS, order_frameworks, unit_color
+from suites.report import style
+from suites.report.palette import UNIT_ORDER, framework_label, order_frameworks, unit_color
 
 #: Benchmark cases -> the unit whose colour they carry (an activation after a Linear is drawn
 #: as that activation).
@@ -45,9 +47,11 @@ def scaling_figures(scaling: pd.DataFrame, out_dir: Path) -> list[Path]:
         if data.empty:
             continue
         panels = _panels(data)
-        with plt.rc_context(RC):
+        with style.context():
             fig, axes = plt.subplots(len(_METRICS), len(panels), squeeze=False, sharex=True,
-                                     figsize=(2.3 * len(panels) + 0.8, 4.6))
+                                     layout="constrained",
+                                     figsize=(min(style.PAGE_WIDTH, 2.3 * len(panels) + 0.7),
+                                              4.9))
             for col, (framework, device) in enumerate(panels):
                 here = data[(data["base_framework"] == framework) & (data["device"] == device)]
                 for row, (metric, ylabel) in enumerate(_METRICS.items()):
@@ -56,17 +60,16 @@ def scaling_figures(scaling: pd.DataFrame, out_dir: Path) -> list[Path]:
                     ax.set_xscale("log", base=2)
                     ax.set_yscale("log")
                     if row == 0:
-                        ax.set_title(f"{FRAMEWORK_LABELS.get(framework, framework)} ({device})")
+                        ax.set_title(f"{framework_label(framework)} ({device})")
                     if row == len(_METRICS) - 1:
                         ax.set_xlabel(label)
                     if col == 0:
                         ax.set_ylabel(ylabel)
             handles, labels = _legend(axes)
-            fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+            style.legend_below(fig, handles, labels, max_columns=2, handlelength=2.6)
             fig.suptitle(f"Layer benchmark over {axis} ({fixed} {held}, eager, float32; "
-                         "dashed: the original packages)", fontsize=9)
-            fig.tight_layout()
-            paths += save_figure(fig, Path(out_dir) / f"scaling_{axis}")
+                         "dashed: the original packages)")
+            paths += style.save_figure(fig, Path(out_dir) / f"scaling_{axis}", style.PAGE_WIDTH)
     return paths
 
 
@@ -96,8 +99,19 @@ def _draw(ax, data: pd.DataFrame, axis: str, metric: str) -> None:
 
 
 def _legend(axes) -> tuple[list, list[str]]:
+    """One entry per line over every panel: our cases in the report's unit order, then the
+    original packages (alphabetical order put aptx_layer first and split linear_relu from its
+    original)."""
     seen: dict[str, object] = {}
     for ax in axes.flat:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             seen.setdefault(label, handle)
-    return list(seen.values()), list(seen)
+
+    def rank(label: str) -> tuple[bool, int, str]:
+        case = label.split(" (")[0]
+        unit = CASE_UNIT.get(case, case)
+        order = UNIT_ORDER.index(unit) if unit in UNIT_ORDER else len(UNIT_ORDER)
+        return " (" in label, order, label
+
+    labels = sorted(seen, key=rank)
+    return [seen[label] for label in labels], labels

@@ -2,7 +2,8 @@
 
 ``build_report(results_dir, out_dir="reports")`` is the entry point (``neuronbench report`` on the
 command line); ``stats`` holds the statistics, ``tables`` and ``figures`` the outputs, ``palette``
-the one colour/order mapping every output shares. See docs/report.md.
+the one colour/order mapping every output shares and ``style`` the one set of figure widths,
+fonts and file settings. See docs/report.md.
 """
 
 from __future__ import annotations

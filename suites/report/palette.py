@@ -16,7 +16,9 @@ UNIT_ORDER: tuple[str, ...] = (
     "aptx_layer",
 )
 
-#: Colour-blind-safe (Okabe-Ito + Tol) colours, fixed per unit.
+#: Colour-blind-safe (Okabe-Ito + Tol) colours, fixed per unit. Every unit of ``impls.UNITS``
+#: has its own: the checksum fallback gave tanh, sigmoid and softer_sigmoid one colour, and
+#: yat_conv2d a light blue next to prelu's in the CIFAR-10 curves.
 UNIT_COLORS: dict[str, str] = {
     "relu": "#000000",
     "gelu": "#E69F00",
@@ -27,6 +29,13 @@ UNIT_COLORS: dict[str, str] = {
     "actmix": "#D55E00",
     "yat_dense": "#882255",
     "aptx_layer": "#999933",
+    "yat_conv2d": "#661100",
+    "tanh": "#332288",
+    "sigmoid": "#AA4499",
+    "softmax": "#117733",
+    "softermax": "#44AA99",
+    "softer_sigmoid": "#6699CC",
+    "soft_tanh": "#DDCC77",
 }
 
 #: Colours for units not in UNIT_COLORS, picked by crc32 of the name.
@@ -52,6 +61,11 @@ def order_units(units: Iterable[str]) -> list[str]:
 def order_frameworks(frameworks: Iterable[str]) -> list[str]:
     """Frameworks in the report's fixed order (numpy, torch, jax, tf, then others by name)."""
     return _ordered(frameworks, FRAMEWORK_ORDER)
+
+
+def framework_label(framework: str) -> str:
+    """How a framework is named in every table and figure ("torch" -> "PyTorch")."""
+    return FRAMEWORK_LABELS.get(framework, framework)
 
 
 def unit_color(unit: str) -> str:

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from suites.report import stats, tables
+from suites.report import stats, style, tables
+from suites.report.palette import framework_label, unit_color
 
 PROTOCOL = "uci-actmix"
 #: Metric order and direction per task (spec §3.4 plus ROC-AUC).
@@ -180,10 +181,14 @@ def rank_tests(rows: pd.DataFrame, framework: str, baseline: str = "relu") -> di
 
 
 def cd_diagram(result: Mapping, stem: Path) -> list[Path]:
-    """Average ranks on one axis; cells closer than the Nemenyi critical difference are joined."""
-    import matplotlib.pyplot as plt
+    """Average ranks on one axis; cells closer than the Nemenyi critical difference are joined.
 
-    from suites.report.figures import save_figure
+    Demsar's layout: the better half of the cells is labelled on the right (rank 1 is there),
+    the worse half on the left, each label on its own row and joined to its rank by an elbow,
+    so no label crosses another cell's line (labels written at the rank itself did). A dot in
+    the unit's colour marks each label; long labels wrap at their slashes.
+    """
+    import matplotlib.pyplot as plt
 
     ranks = sorted(result["mean_rank"].items(), key=lambda kv: kv[1])
     k, cd = len(ranks), result["cd"]
@@ -194,30 +199,43 @@ def cd_diagram(result: Mapping, stem: Path) -> list[Path]:
         end = max(j for j in range(start, k) if values[j] - values[start] < cd)
         if end > start and (start == 0 or values[end] - values[start - 1] >= cd):
             cliques.append((start, end))
-    top = -0.5 - 0.3 * len(cliques)            # the first label goes below the clique bars
-    fig, ax = plt.subplots(figsize=(7.0, 1.2 + 0.2 * k + 0.1 * len(cliques)))
-    ax.set_xlim(0.5, k + 0.5)
-    ax.set_ylim(top - 0.6 * k - 0.5, 2.2)
-    ax.invert_xaxis()
-    ax.axhline(0, color="black", lw=1)
-    for r in range(1, k + 1):
-        ax.plot([r, r], [0, 0.25], color="black", lw=0.8)
-        ax.text(r, 0.45, str(r), ha="center", va="bottom", fontsize=7)
-    for depth, (start, end) in enumerate(cliques):
-        ax.plot([values[start] - 0.05, values[end] + 0.05], [-0.4 - 0.3 * depth] * 2,
-                color="black", lw=2.2, solid_capstyle="butt")
-    for i, (cell, rank) in enumerate(ranks):
-        y = top - 0.6 * i
-        ax.plot([rank, rank], [0, y], color="0.5", lw=0.6)
-        ax.text(rank, y, f" {cell} ({rank:.2f}) ", ha="right" if i < k / 2 else "left",
-                va="center", fontsize=7)
-    ax.plot([1, 1 + cd], [1.5, 1.5], color="black", lw=2)
-    ax.text(1 + cd / 2, 1.6, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=7)
-    ax.axis("off")
-    ax.set_title(f"uci-actmix, {result['framework']}: average rank over {result['blocks']} "
-                 f"(dataset, fold, seed) blocks; Friedman p = {result['friedman_p']:.2g}",
-                 fontsize=8)
-    return save_figure(fig, stem)
+    labels = [style.wrap(f"{cell} ({rank:.2f})", 28) for cell, rank in ranks]
+    lines = max(label.count("\n") + 1 for label in labels)
+    step = 0.32 + 0.22 * (lines - 1)                     # axis units per label row
+    best = (k + 1) // 2                                  # labelled on the right
+    top = -0.35 - 0.22 * len(cliques)                    # first label row, under the clique bars
+    rows = max(best, k - best)
+    with style.context(grid=False):
+        fig, ax = plt.subplots(figsize=(style.PAGE_WIDTH, 1.0 + 0.28 * rows * (1 + 0.6 * (lines - 1))
+                                        + 0.1 * len(cliques)))
+        span = max(k - 1, 1)
+        ax.set_xlim(k + 0.45 * span, 1 - 0.45 * span)   # inverted: rank 1 on the right
+        ax.set_ylim(top - step * (rows - 1) - 0.3, 1.25)
+        ax.plot([1, k], [0, 0], color="black", lw=1)
+        for r in range(1, k + 1):
+            ax.plot([r, r], [0, 0.15], color="black", lw=0.8)
+            ax.text(r, 0.22, str(r), ha="center", va="bottom", fontsize=style.SMALL_PT)
+        for depth, (start, end) in enumerate(cliques):
+            ax.plot([values[start] - 0.03, values[end] + 0.03], [-0.2 - 0.22 * depth] * 2,
+                    color="black", lw=2.2, solid_capstyle="butt")
+        for i, ((cell, rank), label) in enumerate(zip(ranks, labels, strict=True)):
+            right = i < best
+            row = i if right else k - 1 - i
+            y = top - step * row
+            edge = 1 - 0.12 * span if right else k + 0.12 * span
+            ax.plot([rank, rank, edge], [0, y, y], color="0.45", lw=0.7)
+            ax.plot([edge], [y], marker="o", markersize=4, linestyle="none",
+                    color=unit_color(cell.split(" ")[0]))
+            ax.text(edge - 0.04 * span if right else edge + 0.04 * span, y, label,
+                    ha="left" if right else "right", va="center", fontsize=style.SMALL_PT)
+        ax.plot([1, 1 + cd], [0.8, 0.8], color="black", lw=2)
+        ax.text(1 + cd / 2, 0.88, f"CD = {cd:.2f}", ha="center", va="bottom",
+                fontsize=style.SMALL_PT)
+        ax.axis("off")
+        ax.set_title(f"uci-actmix, {framework_label(result['framework'])}: average rank over "
+                     f"{result['blocks']} (dataset, fold, seed) blocks; Friedman p = "
+                     f"{result['friedman_p']:.2g}")
+        return style.save_figure(fig, stem, style.PAGE_WIDTH)
 
 
 def write_rank_outputs(rows: pd.DataFrame, table_dir: Path, figure_dir: Path,
@@ -276,13 +294,21 @@ def _learned(rows: pd.DataFrame, unit: str) -> pd.DataFrame:
                        name=part["metric"].str.split("/").str[1])
 
 
+def _basis_order(names: list[str]) -> list[str]:
+    """Bases in ActMix's own order (sin, tanh, relu, identity), others after by name."""
+    known = ("sin", "tanh", "relu", "identity", "sigmoid", "silu")
+    return [b for b in known if b in names] + sorted(set(names) - set(known))
+
+
 def coefficient_heatmap(rows: pd.DataFrame, stem: Path) -> list[Path]:
     """Mixing coefficients of every neuron of both hidden layers, one trial per ActMix variant
-    (the first framework, fold and seed), neurons ordered by their dominant basis."""
+    (the first framework, fold and seed), neurons ordered by their dominant basis.
+
+    Page-wide, one shared colour bar, basis names written horizontally (vertical ones ran into
+    each other) and the neuron axis labelled once, under the last row.
+    """
     import matplotlib.pyplot as plt
     import seaborn as sns
-
-    from suites.report.figures import save_figure
 
     learned = _learned(rows, "actmix")
     learned = learned[learned["metric"].str.startswith("coefficient/")] if not learned.empty else learned
@@ -293,88 +319,133 @@ def coefficient_heatmap(rows: pd.DataFrame, stem: Path) -> list[Path]:
     pick = learned[(learned[["framework", "dataset", "fold", "seed"]] == first).all(axis=1)]
     variants = sorted(pick["variant"].unique())
     layers = sorted(pick["layer"].unique())
-    fig, axes = plt.subplots(len(variants), len(layers), figsize=(3.2 * len(layers), 2.6 * len(variants)),
-                             squeeze=False)
-    for i, variant in enumerate(variants):
-        for j, layer in enumerate(layers):
-            cell = pick[(pick["variant"] == variant) & (pick["layer"] == layer)]
-            wide = cell.pivot_table(index="neuron", columns="name", values="value")
-            wide = wide.loc[wide.idxmax(axis=1).sort_values().index]
-            sns.heatmap(wide.T, ax=axes[i, j], vmin=0, vmax=1, cmap="viridis", xticklabels=False,
-                        cbar=j == len(layers) - 1)
-            axes[i, j].set_title(f"{variant.removeprefix('leak-free/')}, hidden layer {layer + 1}",
-                                 fontsize=8)
-            axes[i, j].set_xlabel("neuron (by dominant basis)")
-            axes[i, j].set_ylabel("")
-    fig.suptitle(f"uci-actmix: ActMix mixing coefficients after training ({first['dataset']}, "
-                 f"fold {first['fold']}, seed {first['seed']}, {first['framework']})", fontsize=9, y=1.03)
-    return save_figure(fig, stem)
+    with style.context(grid=False):
+        fig, axes = plt.subplots(len(variants), len(layers), squeeze=False, layout="constrained",
+                                 figsize=(style.PAGE_WIDTH, 0.5 + 1.05 * len(variants)))
+        for i, variant in enumerate(variants):
+            for j, layer in enumerate(layers):
+                ax = axes[i, j]
+                cell = pick[(pick["variant"] == variant) & (pick["layer"] == layer)]
+                wide = cell.pivot_table(index="neuron", columns="name", values="value")
+                wide = wide[_basis_order(list(wide.columns))]
+                wide = wide.loc[wide.idxmax(axis=1).map(list(wide.columns).index)
+                                .sort_values(kind="mergesort").index]
+                sns.heatmap(wide.T, ax=ax, vmin=0, vmax=1, cmap="viridis", xticklabels=False,
+                            cbar=False)
+                ax.set_title(f"{variant.removeprefix('leak-free/')}, hidden layer {layer + 1}")
+                ax.set_xlabel("neuron (ordered by dominant basis)" if i == len(variants) - 1 else "")
+                ax.set_ylabel("")
+                ax.tick_params(axis="y", rotation=0, length=0)
+        fig.colorbar(axes[0, 0].collections[0], ax=axes, shrink=0.6, label="mixing coefficient")
+        fig.suptitle(f"uci-actmix: ActMix mixing coefficients after training ({first['dataset']}, "
+                     f"fold {first['fold']}, seed {first['seed']}, "
+                     f"{framework_label(first['framework'])})")
+        return style.save_figure(fig, stem, style.PAGE_WIDTH)
 
 
 def learned_shapes(rows: pd.DataFrame, stem: Path) -> list[Path]:
     """f(x) on [-4, 4] after training: APTx activation and LearnableSELU from their learned
     scalars (the float64 oracle evaluates them), ActMix as the neuron-averaged mixture; one thin
-    line per trial and hidden layer, the initial shape dashed."""
+    line per trial in the unit's colour, one row per hidden layer, the initial shape dashed.
+
+    (Layers were told apart by matplotlib's default blue and orange, which are other units'
+    colours in every other figure.)
+    """
     import matplotlib.pyplot as plt
 
     from impls import spec
-    from suites.report.figures import save_figure
 
     x = np.linspace(-4.0, 4.0, 401)[None, :]
     panels = [u for u in ("aptx_activation", "lselu", "actmix") if not _learned(rows, u).empty]
     if not panels:
         return []
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 2.8), squeeze=False)
-    for ax, unit in zip(axes[0], panels, strict=True):
-        learned = _learned(rows, unit)
-        if unit == "actmix":     # the mixture of the neuron-averaged coefficients
-            learned = learned[learned["metric"].str.startswith("coefficient_mean/")]
-        keys = ["framework", "dataset", "fold", "seed", "variant", "layer"]
-        for key, part in learned.groupby(keys):
-            values = part.groupby("name")["value"].mean()
-            if unit == "actmix":
-                y = sum(values[b] * _BASES[b](x[0]) for b in values.index)
-            else:
-                config = {"trainable": True} if unit == "aptx_activation" else {}
-                y = spec.reference(unit, {k: np.array(v) for k, v in values.items()}, x, **config)[0]
-            ax.plot(x[0], y, lw=0.5, alpha=0.35, color="C0" if key[-1] == 0 else "C1")
-        if unit == "actmix":
-            init = spec.init_params("actmix", {"features": 1})
-            c = spec.actmix_coefficients(init["logits"], 1.0)[0]
-            basis = spec.resolve_config("actmix", {"features": 1})["basis"]
-            y0 = sum(ck * _BASES[b](x[0]) for ck, b in zip(c, basis, strict=True))
-        else:
-            config = {"trainable": True} if unit == "aptx_activation" else {}
-            y0 = spec.reference(unit, spec.init_params(unit, config), x, **config)[0]
-        ax.plot(x[0], y0, "k--", lw=1.0, label="initial")
-        ax.set_title(unit, fontsize=9)
-        ax.set_xlabel("x")
-        ax.legend(fontsize=7, loc="upper left")
-    fig.suptitle("uci-actmix: learned shapes (blue: hidden layer 1, orange: layer 2; one line per "
-                 "trial)", fontsize=9, y=1.04)
-    return save_figure(fig, stem)
+    layers = sorted({int(v) for u in panels for v in _learned(rows, u)["layer"].unique()})
+    with style.context():
+        fig, axes = plt.subplots(len(layers), len(panels), squeeze=False, sharex=True,
+                                 layout="constrained",
+                                 figsize=(min(style.PAGE_WIDTH, 2.35 * len(panels)),
+                                          0.6 + 1.7 * len(layers)))
+        for col, unit in enumerate(panels):
+            learned = _learned(rows, unit)
+            if unit == "actmix":     # the mixture of the neuron-averaged coefficients
+                learned = learned[learned["metric"].str.startswith("coefficient_mean/")]
+            y0 = _initial_shape(unit, x)
+            keys = ["framework", "dataset", "fold", "seed", "variant", "layer"]
+            for row, layer in enumerate(layers):
+                ax = axes[row, col]
+                for _, part in learned[learned["layer"] == layer].groupby(keys):
+                    values = part.groupby("name")["value"].mean()
+                    if unit == "actmix":
+                        y = sum(values[b] * _BASES[b](x[0]) for b in values.index)
+                    else:
+                        config = {"trainable": True} if unit == "aptx_activation" else {}
+                        y = spec.reference(unit, {k: np.array(v) for k, v in values.items()}, x,
+                                           **config)[0]
+                    ax.plot(x[0], y, lw=0.6, alpha=0.45, color=unit_color(unit))
+                ax.plot(x[0], y0, color="black", ls="--", lw=1.0, label="initial")
+                if row == 0:
+                    ax.set_title(unit)
+                if col == 0:
+                    ax.set_ylabel(f"f(x), hidden layer {layer + 1}")
+                if row == len(layers) - 1:
+                    ax.set_xlabel("x")
+        fig.suptitle("uci-actmix: learned shapes (one line per trial; dashed: initial shape)")
+        return style.save_figure(fig, stem, style.PAGE_WIDTH)
+
+
+def _initial_shape(unit: str, x: np.ndarray) -> np.ndarray:
+    """f(x) of ``unit`` at its initial parameters (ActMix: the mixture of its initial logits)."""
+    from impls import spec
+
+    if unit == "actmix":
+        init = spec.init_params("actmix", {"features": 1})
+        c = spec.actmix_coefficients(init["logits"], 1.0)[0]
+        basis = spec.resolve_config("actmix", {"features": 1})["basis"]
+        return sum(ck * _BASES[b](x[0]) for ck, b in zip(c, basis, strict=True))
+    config = {"trainable": True} if unit == "aptx_activation" else {}
+    return spec.reference(unit, spec.init_params(unit, config), x, **config)[0]
 
 
 def entropy_curves(rows: pd.DataFrame, stem: Path) -> list[Path]:
-    """Mean entropy of the ActMix mixtures per epoch (ln 4 = uniform over four bases), per
-    variant and hidden layer, mean and 95 % interval over datasets, folds and seeds."""
+    """Mean entropy of the ActMix mixtures per epoch (ln 4 = uniform over four bases), one panel
+    per variant, hidden layers solid and dashed, mean and 95 % t-interval over datasets, folds
+    and seeds.
+
+    Every line is ActMix, so every line has ActMix's colour; the variants get panels rather than
+    colours of their own (matplotlib's defaults made them look like other units). The interval is
+    the tables' t-interval: order-independent, so the figure rebuilds byte for byte from the
+    committed rows, which the seeded bootstrap did not (it depends on the row order).
+    """
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from suites.report.figures import save_figure
+    from suites.report.figures import drawn_interval
 
     part = rows[(rows["protocol"] == PROTOCOL) & (rows["metric"] == "actmix_entropy")]
     if part.empty:
         return []
     part = part.assign(layer="hidden layer " + (_detail_field(part["detail"], "layer") + 1).astype(str),
                        variant=part["variant"].str.replace(r"^leak-free/?", "", regex=True))
-    fig, ax = plt.subplots(figsize=(5.0, 3.0))
-    sns.lineplot(data=part, x="epoch", y="value", hue="variant", style="layer", ax=ax,
-                 errorbar=("ci", 95), seed=stats.BOOTSTRAP_SEED)   # reproducible bands
-    ax.axhline(np.log(4.0), color="0.5", lw=0.8, ls=":")
-    ax.set_ylabel("mixture entropy (nats)")
-    ax.set_title("uci-actmix: ActMix mixture entropy during training", fontsize=9)
-    # beside the axes: inside, it covered the annealed curves
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
-    return save_figure(fig, stem)
-
+    variants = sorted(part["variant"].unique())
+    columns = min(len(variants), 4)
+    grid_rows = -(-len(variants) // columns)
+    with style.context():
+        fig, axes = plt.subplots(grid_rows, columns, squeeze=False, sharex=True, sharey=True,
+                                 layout="constrained",
+                                 figsize=(min(style.PAGE_WIDTH, 1.75 * columns + 0.4),
+                                          0.9 + 1.55 * grid_rows))
+        for ax, variant in zip(axes.flat, variants, strict=False):
+            sns.lineplot(data=part[part["variant"] == variant], x="epoch", y="value",
+                         style="layer", style_order=sorted(part["layer"].unique()), ax=ax,
+                         color=unit_color("actmix"), errorbar=drawn_interval,
+                         legend=ax is axes.flat[0])
+            ax.axhline(np.log(4.0), color="0.5", lw=0.8, ls=":")
+            ax.set_title(style.wrap(variant or "default", 24))
+            ax.set_ylabel("mixture entropy (nats)")
+        for ax in axes.flat[len(variants):]:
+            ax.set_visible(False)
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        axes.flat[0].get_legend().remove()
+        style.legend_below(fig, handles, labels)
+        fig.suptitle("uci-actmix: ActMix mixture entropy during training (dotted: ln 4, uniform)")
+        return style.save_figure(fig, stem, style.PAGE_WIDTH)

@@ -161,8 +161,10 @@ def test_write_report_rebuilds_reports_from_the_store(tmp_path, monkeypatch) -> 
     # a newer run of relu with trajectories: the report shows the newest trial of each cell
     assert cli.run_command(_args(results_dir, units="relu", no_trajectories=False)) == 0
     paths = report.write_report(results_dir, out)
-    assert [p.name for p in paths] == ["rows.csv", "parity.md"]
+    assert [p.name for p in paths] == ["rows.csv", "parity.md", "parity_heatmap.png",
+                                       "parity_heatmap.pdf"]
     text = (out / "parity.md").read_text()
+    assert "](parity_heatmap.png)" in text
     assert "| relu | pass" in text and "| tanh | pass" in text and "git sha" in text and "runs:" in text
     with (out / "rows.csv").open() as fh:
         rows = [harness.row_from_dict(r) for r in csv.DictReader(fh)]
