@@ -43,3 +43,25 @@ def require_framework(framework: str) -> None:
     import impls
 
     impls.load_backend(framework)  # raises FrameworkUnavailableError
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_framework_caches():
+    """After each test module, drop the compiled-function caches of the frameworks it loaded.
+
+    A pytest worker runs hundreds of modules in one process; JAX's jit cache, TensorFlow's
+    graphs and Keras' global state, and torch.compile's Dynamo cache otherwise keep every
+    function any earlier module compiled, and the worker's memory grows through the session.
+    Only frameworks already imported are touched (nothing is imported here).
+    """
+    yield
+    import gc
+    import sys
+
+    if "jax" in sys.modules:
+        sys.modules["jax"].clear_caches()
+    if "keras" in sys.modules and "tensorflow" in sys.modules:
+        sys.modules["keras"].backend.clear_session()
+    if "torch._dynamo" in sys.modules:
+        sys.modules["torch._dynamo"].reset()
+    gc.collect()
