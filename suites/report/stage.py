@@ -15,8 +15,11 @@ Layout written::
     <out>/tables/performance/, <out>/results/performance/
                       the layer benchmark's table and the rows and manifests behind it
 
-Files in tables/, figures/ and results/ that this build did not write are removed, so a unit or
-protocol that left the results does not linger in the committed report.
+Files this build did not write are removed from the top level of tables/, figures/ and
+results/ and from the sub-folders of every profile (and suite) the store holds rows of, so a
+unit or protocol that left the results does not linger in the committed report. The folders of
+a profile the store holds no rows of are left as they are (a quick rebuild from a fresh store
+keeps the committed paper profile), and so is the paper stage's claims table.
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ OWNED_DIRS = ("tables", "figures", "results")
 PARTIAL_DIRS: dict[str, tuple[str, ...]] = {
     "performance": ("tables/performance", "figures/performance", "results/performance"),
 }
+
+#: The vision protocol, whose rows are written apart from the MNIST ones.
+CIFAR_PROTOCOL = "cifar10"
 
 #: Deterministic order of the rows written to results/ (the store's own order, where present).
 ROW_ORDER = ("suite", "protocol", "variant", "unit", "framework", "mode", "device", "dtype",
@@ -196,9 +202,46 @@ def _prune(out_dir: Path, written: set[Path], folders: tuple[str, ...] = OWNED_D
             relative = path.relative_to(out_dir).as_posix()
             if any(fnmatch.fnmatch(relative, pattern) for pattern in OTHER_STAGES_FILES):
                 continue
+            if not _in_folders(relative, folders):
+                continue
             if path.is_file() and path.resolve() not in written:
                 log.info("removing stale %s", path)
                 path.unlink()
+
+
+def _profiles_in(rows: pd.DataFrame) -> set[str]:
+    """The profile folders the accuracy rows fill (rows without a profile: "default")."""
+    accuracy = rows[rows["suite"] == "accuracy"] if len(rows) else rows
+    if accuracy.empty:
+        return set()
+    if "profile" not in accuracy.columns:
+        return {"default"}
+    return set(accuracy["profile"].astype("string").fillna("").replace("", "default").unique())
+
+
+def _rebuilt_folders(rows: pd.DataFrame) -> tuple[str, ...]:
+    """What a full build owns and prunes: the top level of tables/, figures/ and results/, and
+    the sub-folders of the profiles (and suites) the store holds rows of. A profile the store
+    has no rows of keeps its committed outputs: rebuilding the quick profile from a fresh store
+    must not delete the paper profile's tables, which took hours to produce."""
+    folders = [f"{d}/{name}" for d in OWNED_DIRS for name in sorted(_profiles_in(rows))]
+    if len(rows) and (rows["suite"] == "performance").any():
+        folders += PARTIAL_DIRS["performance"]
+    return (*OWNED_DIRS, *folders)
+
+
+def _in_folders(relative: str, folders: tuple[str, ...]) -> bool:
+    """Whether a report path (posix, relative to the report folder) is owned by ``folders``:
+    inside one of its sub-folders, or directly in one of its top-level folders."""
+    parts = relative.split("/")
+    for folder in folders:
+        depth = folder.count("/") + 1
+        if folder in OWNED_DIRS:
+            if len(parts) == 2 and parts[0] == folder:
+                return True
+        elif parts[:depth] == folder.split("/") and len(parts) > depth:
+            return True
+    return False
 
 
 def build_report(results_dir: Path | str | pd.DataFrame, out_dir: Path | str = "reports",
@@ -240,10 +283,11 @@ def build_report(results_dir: Path | str | pd.DataFrame, out_dir: Path | str = "
 
     index = {str(p.relative_to(out_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
              for p in paths if p.is_relative_to(out_dir)}
-    folders = OWNED_DIRS if only is None else PARTIAL_DIRS[only]
-    if only is not None and (out_dir / "results" / "index.json").is_file():
+    folders = _rebuilt_folders(rows) if only is None else PARTIAL_DIRS[only]
+    if (out_dir / "results" / "index.json").is_file():
         old = json.loads((out_dir / "results" / "index.json").read_text()).get("files", {})
-        kept = {k: v for k, v in old.items() if not k.startswith(tuple(f + "/" for f in folders))}
+        kept = {k: v for k, v in old.items()
+                if not _in_folders(k, folders) and (out_dir / k).is_file()}
         index = dict(sorted({**kept, **index}.items()))
     paths.append(_write_json(out_dir / "results" / "index.json", {"files": index}))
     _prune(out_dir, {p.resolve() for p in paths}, folders)
@@ -272,14 +316,21 @@ def _accuracy_outputs(rows: pd.DataFrame, out_dir: Path, by_run: Mapping[str, Ma
         log.info("profile %s: figures", name)
         paths += figures.write_figures(part, out_dir / "figures" / name)
         behind = rows_behind_report(part)
-        paths.append(tables.write_text(out_dir / "results" / name / "accuracy_rows.csv",
-                                       behind.to_csv(index=False, lineterminator="\n")))
-        run_ids = sorted({str(r) for r in behind["run_id"].dropna().unique()})
-        missing = [r for r in run_ids if r not in by_run]
-        if missing:
-            log.warning("no manifest for runs: %s", ", ".join(missing))
-        paths.append(_write_json(out_dir / "results" / name / "manifests.json",
-                                 portable_paths({r: by_run[r] for r in run_ids if r in by_run})))
+        # The CIFAR-10 rows get files of their own (as uci-actmix does), the MNIST ones the rest.
+        for stem, manifest_name, mask in (
+                ("accuracy_rows", "manifests", behind["protocol"] != CIFAR_PROTOCOL),
+                ("cifar10_rows", "cifar10_manifests", behind["protocol"] == CIFAR_PROTOCOL)):
+            chosen = behind[mask]
+            if chosen.empty and stem != "accuracy_rows":
+                continue
+            paths.append(tables.write_text(out_dir / "results" / name / f"{stem}.csv",
+                                           chosen.to_csv(index=False, lineterminator="\n")))
+            run_ids = sorted({str(r) for r in chosen["run_id"].dropna().unique()})
+            missing = [r for r in run_ids if r not in by_run]
+            if missing:
+                log.warning("no manifest for runs: %s", ", ".join(missing))
+            paths.append(_write_json(out_dir / "results" / name / f"{manifest_name}.json",
+                                     portable_paths({r: by_run[r] for r in run_ids if r in by_run})))
     if not tabular_rows.empty:
         profile_of = tabular_rows["profile"].astype("string").fillna("").replace("", "default")
         for name in sorted(profile_of.unique()):

@@ -246,3 +246,38 @@ def test_a_performance_only_build_leaves_the_other_reports_alone(tmp_path):
     assert "tables/performance/layer.md" in index
     with pytest.raises(ValueError, match="not supported"):
         build_report(perf, out, manifests=MANIFESTS, only="accuracy")
+
+
+def test_a_profile_absent_from_the_store_keeps_its_outputs(tmp_path):
+    """Rebuilding from a store without paper rows leaves tables/paper and its index entries."""
+    out = tmp_path / "reports"
+    paper = out / "tables" / "paper" / "mnist_aptx_epoch11.md"
+    paper.parent.mkdir(parents=True)
+    paper.write_text("hours of training")
+    (out / "results").mkdir(parents=True)
+    (out / "results" / "index.json").write_text(json.dumps({"files": {
+        "tables/paper/mnist_aptx_epoch11.md": "abc", "tables/gone.md": "def"}}))
+    stale_quick = out / "tables" / "quick" / "old.md"
+    stale_quick.parent.mkdir(parents=True)
+    stale_quick.write_text("stale")
+    rows = make_results()
+    rows = rows.assign(profile="quick") if "profile" not in rows.columns else rows
+    assert set(rows["profile"].dropna().unique()) == {"quick"}
+    build_report(rows, out, manifests=MANIFESTS)
+    assert paper.read_text() == "hours of training"
+    assert not stale_quick.exists()
+    index = json.loads((out / "results" / "index.json").read_text())["files"]
+    assert index["tables/paper/mnist_aptx_epoch11.md"] == "abc"
+    assert "tables/gone.md" not in index                   # a file that no longer exists
+
+
+def test_cifar10_rows_are_written_apart_from_the_mnist_rows(tmp_path):
+    rows = make_results()
+    cifar = rows[rows["protocol"] == rows["protocol"].iloc[0]].assign(protocol="cifar10",
+                                                                      dataset="cifar10")
+    out = tmp_path / "reports"
+    build_report(pd.concat([rows, cifar], ignore_index=True), out, manifests=MANIFESTS)
+    mnist_rows = pd.read_csv(out / "results" / "quick" / "accuracy_rows.csv")
+    cifar_rows = pd.read_csv(out / "results" / "quick" / "cifar10_rows.csv")
+    assert "cifar10" not in set(mnist_rows["protocol"]) and set(cifar_rows["protocol"]) == {"cifar10"}
+    assert (out / "results" / "quick" / "cifar10_manifests.json").is_file()
