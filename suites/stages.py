@@ -106,7 +106,9 @@ def _notebooks(o: StageOptions) -> list[str]:
 
 
 def _paper(o: StageOptions) -> list[str]:
-    return ["paper", "--reports", str(o.out), "--profile", o.profile]
+    # Every profile the report folder holds (a quick reproduction keeps the committed paper
+    # profile's outputs, and the paper sets both side by side, each labelled).
+    return ["paper", "--reports", str(o.out)]
 
 
 @dataclass(frozen=True)
