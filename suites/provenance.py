@@ -20,6 +20,17 @@ def _git(*args: str) -> str:
         return "unknown"
 
 
+#: Generated outputs: changes there say nothing about the code a result came from (a
+#: reproduction rewrites reports/ before its later stages run), so they do not make it dirty.
+GENERATED_PATHS = ("reports", "results", ".asv")
+
+
+def _code_status() -> str:
+    """``git status --porcelain`` of everything but the generated outputs ("unknown" outside a
+    checkout)."""
+    return _git("status", "--porcelain", "--", ".", *(f":(exclude){p}" for p in GENERATED_PATHS))
+
+
 def collect() -> dict[str, str]:
     versions = []
     for name in PACKAGES:
@@ -28,7 +39,7 @@ def collect() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             continue
     return {
-        "git sha": _git("rev-parse", "HEAD") + (" (dirty)" if _git("status", "--porcelain") else ""),
+        "git sha": _git("rev-parse", "HEAD") + (" (dirty)" if _code_status() else ""),
         "time (UTC)": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
         "python": platform.python_version(),
         "machine": f"{' '.join(filter(None, (platform.machine(), platform.processor())))}, "
@@ -112,7 +123,7 @@ def manifest_info() -> dict[str, object]:
     """Structured provenance for a run manifest (suites/results.py): what a reader needs to
     judge whether two runs are comparable."""
     sha = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain")
+    status = _code_status()
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
         "git_sha": sha,
