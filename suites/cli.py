@@ -25,6 +25,16 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+class _ExactOptionsParser(argparse.ArgumentParser):
+    """Sub-command parsers that take options only by their full names: argparse would otherwise
+    accept any unambiguous prefix (``--framework numpy`` meaning ``--frameworks``), so a typo
+    could silently mean another option, and adding an option could break a command line."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with every available suite's sub-command registered."""
     parser = argparse.ArgumentParser(
@@ -32,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
         description="Benchmark suite for trainable neurons and learnable activations.",
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                       parser_class=_ExactOptionsParser)
     subparsers.required = True
     for module_name in SUBCOMMAND_MODULES:
         try:

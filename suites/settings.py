@@ -92,6 +92,57 @@ def frameworks(value: str | Iterable[str] | None = None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(check_framework(n) for n in cleaned))
 
 
+#: The packages each framework's backend imports (checked without importing them).
+FRAMEWORK_PACKAGES: dict[str, tuple[str, ...]] = {
+    "numpy": ("numpy",),
+    "torch": ("torch",),
+    "jax": ("jax", "flax", "optax"),
+    "tf": ("tensorflow", "keras"),
+}
+
+
+def require_installed(frameworks: Iterable[str], command: str) -> None:
+    """Refuse, before any work starts, frameworks whose packages are not installed (found with
+    importlib.util.find_spec, so nothing heavy is imported in the parent process)."""
+    import importlib.util
+
+    from impls.registry import INSTALL_HINTS
+
+    missing = {f: [m for m in FRAMEWORK_PACKAGES.get(f, ()) if importlib.util.find_spec(m) is None]
+               for f in frameworks}
+    missing = {f: mods for f, mods in missing.items() if mods}
+    if missing:
+        lines = [f"{f}: {', '.join(mods)} not installed (pip install {INSTALL_HINTS[f]})"
+                 for f, mods in missing.items()]
+        raise SystemExit(f"neuronbench {command}: requested framework(s) cannot run:\n  "
+                         + "\n  ".join(lines))
+
+
+def comma_choices(value: str | None, option: str, command: str,
+                  choices: Iterable[str]) -> list[str] | None:
+    """:func:`comma_list` whose every item must be one of ``choices`` (all unknown ones named)."""
+    items = comma_list(value, option, command)
+    if items is None:
+        return None
+    allowed = tuple(choices)
+    unknown = [i for i in items if i not in allowed]
+    if unknown:
+        raise SystemExit(f"neuronbench {command}: --{option} {', '.join(map(repr, unknown))} unknown; "
+                         f"choose from {', '.join(allowed)}")
+    return items
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (``--checkpoint-oracle-rows 0`` would check nothing)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def comma_list(value: str | None, option: str, command: str) -> list[str] | None:
     """A ``--option a,b`` value as a list, duplicates removed (order kept); None stays None.
 
@@ -127,10 +178,14 @@ __all__ = [
     "ENV_FRAMEWORKS",
     "ENV_REFERENCE",
     "ENV_RESULTS",
+    "FRAMEWORK_PACKAGES",
     "add_arguments",
+    "comma_choices",
     "comma_list",
     "data_root",
     "frameworks",
+    "positive_int",
     "reference_root",
+    "require_installed",
     "results_dir",
 ]

@@ -20,8 +20,41 @@ from suites import settings
 SUITE = "equivalence"
 
 
-def _comma_list(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+DTYPES = ("float32", "float64")
+MODES = ("eager", "compiled")
+
+
+def _checked_lists(args: argparse.Namespace) -> tuple[list[str] | None, list[str], list[str] | None]:
+    """--units, --dtypes, --modes: duplicates removed, empty lists and unknown names refused
+    (every unknown name listed), before any cell runs."""
+    from impls.spec import UNITS
+
+    units = settings.comma_choices(args.units, "units", "equivalence", UNITS)
+    dtypes = settings.comma_choices(args.dtypes, "dtypes", "equivalence", DTYPES) or list(DTYPES)
+    modes = settings.comma_choices(args.modes, "modes", "equivalence", MODES)
+    return units, dtypes, modes
+
+
+def _check_preconditions(args: argparse.Namespace, frameworks) -> None:
+    """What the run needs, checked before the first cell: installed frameworks, and for the
+    checkpoint trials the published weights and the MNIST test files."""
+    settings.require_installed(frameworks, "equivalence")
+    if args.no_checkpoint:
+        return
+    from suites.data.fetch import fetch_dataset
+    from suites.equivalence import checkpoint
+
+    try:
+        checkpoint.checkpoint_path(getattr(args, "reference_dir", None))
+    except FileNotFoundError as error:
+        raise SystemExit(f"neuronbench equivalence: {error} (or pass --no-checkpoint)") from None
+    download = False if getattr(args, "no_download", False) else None
+    try:
+        fetch_dataset("mnist", getattr(args, "data_dir", None), download=download,
+                      keep_bytes=False, progress=False)
+    except Exception as error:  # the data layer's message names the path and the URL
+        raise SystemExit(f"neuronbench equivalence: the checkpoint check needs MNIST: {error} "
+                         "(or pass --no-checkpoint)") from None
 
 
 def add_subparser(subparsers) -> None:
@@ -34,7 +67,7 @@ def add_subparser(subparsers) -> None:
     parser.add_argument("--no-trajectories", action="store_true", help="skip the 10-step training checks")
     parser.add_argument("--no-checkpoint", action="store_true",
                         help="skip the published APTx MNIST checkpoint (9669/10000 in every framework)")
-    parser.add_argument("--checkpoint-oracle-rows", type=int, default=None,
+    parser.add_argument("--checkpoint-oracle-rows", type=settings.positive_int, default=None,
                         help="test images the float64 oracle evaluates for the logit check (default: all)")
     parser.add_argument("--executor", choices=("processes", "inline", "dask"), default="processes",
                         help="where trials run (default: local processes)")
@@ -59,16 +92,17 @@ def run_command(args: argparse.Namespace) -> int:
     if getattr(args, "out", None):
         print(f"note: --out {args.out} is ignored; results go to {results_dir} and the report stage "
               "writes reports/equivalence (suites.equivalence.report.write_report)", file=sys.stderr)
-    dtypes = _comma_list(args.dtypes) or ["float32", "float64"]
+    units, dtypes, modes = _checked_lists(args)
+    _check_preconditions(args, frameworks)
     data_dir = str(args.data_dir) if getattr(args, "data_dir", None) else None
     reference_dir = str(args.reference_dir) if getattr(args, "reference_dir", None) else None
-    grid = trials.plan_trials(frameworks, _comma_list(args.units), dtypes, _comma_list(args.modes),
+    grid = trials.plan_trials(frameworks, units, dtypes, modes,
                               trajectories=not args.no_trajectories, checkpoint=not args.no_checkpoint,
                               oracle_rows=args.checkpoint_oracle_rows, data_dir=data_dir,
                               reference_dir=reference_dir,
                               download=False if getattr(args, "no_download", False) else None)
-    run_config = {"suite": SUITE, "frameworks": list(frameworks), "units": _comma_list(args.units),
-                  "dtypes": dtypes, "modes": _comma_list(args.modes),
+    run_config = {"suite": SUITE, "frameworks": list(frameworks), "units": units,
+                  "dtypes": dtypes, "modes": modes,
                   "trajectories": not args.no_trajectories, "checkpoint": not args.no_checkpoint,
                   "checkpoint_oracle_rows": args.checkpoint_oracle_rows}
     try:
