@@ -95,10 +95,14 @@ def run_verify(args: argparse.Namespace) -> int:
     except ValueError as error:
         console.print(f"error: {error}")
         return 2
-    root, source = data_root_and_source(args.data_dir)
+    try:
+        root, source = data_root_and_source(args.data_dir)
+    except ValueError as error:
+        console.print(f"error: {escape(str(error))}")
+        return 2
     download = download_from_args(args)
     console.print(
-        f"data root: {root} (from {source}); downloads "
+        f"data root: {escape(str(root))} (from {source}); downloads "
         f"{'allowed' if downloads_allowed(download) else 'disabled'}"
     )
     try:

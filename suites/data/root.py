@@ -36,12 +36,27 @@ def resolve_data_root(data_dir: str | os.PathLike[str] | None = None) -> Path:
 def data_root_and_source(data_dir: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
     """Return ``(root, source)`` where source is ``"--data-dir"``, ``"NEURONBENCH_DATA"`` or
     ``"user cache"``."""
-    if data_dir is not None and str(data_dir) != "":
-        return Path(os.path.abspath(Path(data_dir).expanduser())), "--data-dir"
+    if data_dir is not None:
+        if str(data_dir).strip() == "":
+            raise DataRootError("--data-dir is empty; give a folder, or leave the option out to use "
+                                f"${ENV_DATA} or the per-user cache")
+        return _checked(Path(os.path.abspath(Path(data_dir).expanduser())), "--data-dir")
     env = os.environ.get(ENV_DATA, "").strip()
     if env:
-        return Path(os.path.abspath(Path(env).expanduser())), ENV_DATA
+        return _checked(Path(os.path.abspath(Path(env).expanduser())), ENV_DATA)
     return Path(os.path.abspath(default_cache_dir())), "user cache"
+
+
+class DataRootError(ValueError):
+    """The data root given is unusable (empty, or an existing file rather than a folder)."""
+
+
+def _checked(root: Path, source: str) -> tuple[Path, str]:
+    """A root that exists must be a folder: a file there would otherwise surface later as a
+    confusing "missing file" for every dataset."""
+    if root.exists() and not root.is_dir():
+        raise DataRootError(f"the data root {root} (from {source}) is not a directory")
+    return root, source
 
 
 def offline() -> bool:
@@ -66,6 +81,7 @@ def no_download_reason(download: bool | None = None) -> str:
 __all__ = [
     "ENV_DATA",
     "ENV_OFFLINE",
+    "DataRootError",
     "data_root_and_source",
     "default_cache_dir",
     "downloads_allowed",

@@ -202,10 +202,20 @@ def verify_all(
 ) -> list[DatasetReport]:
     from .registry import DATASET_NAMES
 
-    return [
-        verify_dataset(n, data_dir, download=download, progress=progress)
-        for n in (names or list(DATASET_NAMES))
-    ]
+    reports = []
+    for n in names or list(DATASET_NAMES):
+        try:
+            reports.append(verify_dataset(n, data_dir, download=download, progress=progress))
+        except (OSError, DataError) as error:
+            # One unreadable folder (permissions, a file where a folder belongs) fails that
+            # dataset's row; the others are still verified and reported.
+            folder = resolve_data_root(data_dir) / get_spec(n).name
+            report = DatasetReport(get_spec(n).name, str(resolve_data_root(data_dir)))
+            report.files.append(FileReport(report.name, report.name, "error",
+                                           message=f"{type(error).__name__}: {error}"))
+            report.errors.append(f"cannot read {folder}: {type(error).__name__}: {error}")
+            reports.append(report)
+    return reports
 
 
 __all__ = ["DatasetReport", "FileReport", "verify_all", "verify_dataset"]
