@@ -101,6 +101,9 @@ def _lean_bwd(rows, residuals, g):
 @functools.partial(jax.jit, static_argnums=5)
 def _backward(x, A, B, G, g, rows):
     batch = x.shape[0]
+    if batch == 0:  # an empty batch: zero gradients (no chunks to scan)
+        zeros = jnp.zeros_like(A)
+        return jnp.zeros_like(x), zeros, zeros, zeros
     gx = jnp.dot(g.T, x, precision=HIGHEST)                       # [O, I]
     dx_linear = jnp.dot(g, A * G, precision=HIGHEST)              # [B, I]
     rows = min(batch, rows)

@@ -364,7 +364,8 @@ class MaxPool2D(Block):
 
 class Flatten(Block):
     def __call__(self, x: jax.Array) -> jax.Array:
-        return x.reshape(x.shape[0], -1)
+        # explicit width, not -1: a reshape of an empty batch cannot infer it
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
 
 #: Block name -> class (names from impls.spec.blocks.CLASS_NAMES, shared by every framework).

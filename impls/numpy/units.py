@@ -827,7 +827,8 @@ class Flatten(Block):
     """[B, C, H, W] -> [B, C*H*W] (C, H, W order)."""
 
     def _forward(self, x):
-        return x.reshape(x.shape[0], -1), x.shape
+        # explicit width, not -1: a reshape of an empty batch cannot infer it
+        return x.reshape(x.shape[0], math.prod(x.shape[1:])), x.shape
 
     def _backward(self, shape, g):
         return g.reshape(shape), {}

@@ -12,6 +12,7 @@ returns ``(grad_x, {name: grad})`` for the *trainable* parameters only.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -530,7 +531,7 @@ def _max_pool2d(p: Params, x: np.ndarray, c: Config, g: np.ndarray | None):
 
 def _flatten(p: Params, x: np.ndarray, c: Config, g: np.ndarray | None):
     if g is None:
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))  # -1 fails on an empty batch
     return g.reshape(x.shape), {}
 
 

@@ -272,6 +272,16 @@ def _conv_padding(padding: tuple[int, int]) -> Any:
 
 
 def _conv_nhwc(x: tf.Tensor, kernel: tf.Tensor, config: Mapping[str, Any]) -> tf.Tensor:
+    if x.shape[0] == 0:
+        # TensorFlow's CPU convolution returns an empty batch in its *input's* shape; the
+        # output shape is computed here instead, so an empty batch flows through a CNN.
+        (ph, pw), (sh, sw) = config["padding"], config["stride"]
+        height = (x.shape[1] + 2 * ph - kernel.shape[0]) // sh + 1
+        width = (x.shape[2] + 2 * pw - kernel.shape[1]) // sw + 1
+        empty = tf.zeros([0, height, width, kernel.shape[3]], dtype=x.dtype)
+        # zero terms that keep x and the kernel connected: their gradients are zeros of the
+        # right shape and dtype (an unconnected Keras variable has no usable dtype there)
+        return empty + 0 * tf.reduce_sum(x) + 0 * tf.reduce_sum(tf.cast(kernel, x.dtype))
     return tf.nn.conv2d(x, kernel, strides=[1, *config["stride"], 1],
                         padding=_conv_padding(config["padding"]))
 

@@ -41,6 +41,10 @@ def vjp(layer: Block, x: np.ndarray, upstream: np.ndarray, mode: str = "eager"
         ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     xt = _tensor_like(layer, x).requires_grad_(True)
     params = trainable_parameters(layer)
+    if xt.shape[0] == 0:
+        # torch.compile's convolution backward rejects an empty batch (its fake kernel's
+        # strides); with no rows there is nothing to compile for, so this call runs eagerly.
+        mode = "eager"
     y = in_mode(layer, mode)(xt)
     grads = torch.autograd.grad(y, [xt, *params.values()], _tensor_like(layer, upstream))
     return grads[0].cpu().numpy(), {k: g.cpu().numpy() for k, g in zip(params, grads[1:], strict=True)}
