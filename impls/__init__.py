@@ -69,13 +69,16 @@ def build(unit: str, framework: str, *, seed: int = 0, dtype: str = "float32", *
     """Build a framework-native layer of ``unit`` from the canonical seeded initialisation.
 
     Raises ValueError for an unknown unit, framework, option or dtype (the message lists the
-    known values) and FrameworkUnavailableError when the framework cannot be imported.
+    known values), ``spec.OptionError`` (a ValueError) for an option of the wrong type or range
+    or one the dtype cannot represent, and FrameworkUnavailableError when the framework cannot
+    be imported. Options are checked here, once, so every backend receives the same config.
     """
     resolved = spec.resolve_config(unit, config)
     from impls.registry import check_framework
 
     check_framework(framework)
     spec.check_dtype(dtype)
+    spec.check_representable(unit, resolved, dtype)
     params = spec.init_params(unit, resolved, seed=seed)
     return load_backend(framework).build_block(LayerSpec(unit, resolved), params, dtype)
 
@@ -149,10 +152,14 @@ def build_model(architecture: Any, framework: str, *, seed: int = 0, dtype: str 
     """Build a native model from an MLPSpec, CNNSpec or sequence of LayerSpec.
 
     Parameters come from ``impls.spec.models.init_model_params(architecture, seed)``, so the same
-    seed gives the same network in every framework.
+    seed gives the same network in every framework. Every layer's options are checked against
+    their kinds and the dtype (``spec.check_representable``) before any backend is called.
     """
     layers = spec.models.as_layers(architecture)
     spec.check_dtype(dtype)
+    for ls in layers:
+        # A hand-made LayerSpec skipped resolve_config: re-check it, then its dtype fit.
+        spec.check_representable(ls.block, spec.resolve_config(ls.block, ls.config), dtype)
     params = spec.models.init_model_params(layers, seed)
     return load_backend(framework).build_model(layers, params, dtype)
 

@@ -2,10 +2,12 @@
 
 A *block* is anything a model is made of: the 16 benchmark units of ``UNITS`` plus the plain
 building blocks models need around them (``linear``, ``conv2d``, ``max_pool2d``, ``flatten``).
-Each block is described once, here, by a :class:`BlockSpec`: its configuration keys and
-defaults, the names and shapes of its canonical parameters, which of them train, the seeded
-initialiser every framework starts from, and the input it accepts. The float64 maths lives in
-:mod:`impls.spec.oracle`; the framework twins only have to agree with both.
+Each block is described once, here, by a :class:`BlockSpec`: its configuration keys, their
+defaults and their kinds (:mod:`impls.spec.options`: what each accepts, checked once by
+:func:`resolve_config` so every framework receives the same validated values), the names and
+shapes of its canonical parameters, which of them train, the seeded initialiser every framework
+starts from, and the input it accepts. The float64 maths lives in :mod:`impls.spec.oracle`; the
+framework twins only have to agree with both.
 
 Why one table and not a class per unit: the suites need to *reason* about units (count
 parameters, solve widths, pick a model layout) without importing any framework, and a new unit
@@ -21,6 +23,9 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+
+from impls.spec import options as opt
+from impls.spec.options import OptionError, OptionKind
 
 Config = Mapping[str, Any]
 Params = dict[str, np.ndarray]
@@ -54,8 +59,15 @@ class BlockSpec:
     initialise: Callable[[Config, np.random.Generator], Params]
     #: config -> names of the parameters that receive gradients (a subset of param_shapes).
     trainable: Callable[[Config], tuple[str, ...]] = lambda config: ()
-    #: (config) -> None, raising ValueError on a bad value (run after defaults are filled in).
+    #: option name -> kind (impls/spec/options.py): what each option accepts, checked by
+    #: resolve_config before anything else sees it. Must name exactly the keys of ``defaults``.
+    options: Mapping[str, OptionKind] = field(default_factory=dict)
+    #: (config) -> None, raising OptionError on a bad *combination* of options (each option's
+    #: own type and range are its kind's job); run after every option passed its kind.
     validate: Callable[[Config], None] = lambda config: None
+    #: (config) -> {label: value} of the numbers the layer divides by (temperatures, epsilons):
+    #: check_representable refuses a dtype in which one of them flushes to 0 or 1/value overflows.
+    divisors: Callable[[Config], Mapping[str, float]] = lambda config: {}
     #: (config, x) -> None, raising ValueError when x cannot be fed to the block.
     check_input: Callable[[str, Config, np.ndarray], None] = field(
         default=lambda name, config, x: _check_rank_at_least(name, x, 1)
@@ -131,35 +143,12 @@ def _check_flatten_input(name: str, config: Config, x: np.ndarray) -> None:
     _check_rank_at_least(name, x, 2)
 
 
-# --------------------------------------------------------------------------------------------
-# Validation helpers
-
-
-def _positive_int(name: str, key: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"unit {name!r}: {key} must be a positive integer, received {value!r}")
-
-
-def _positive_float(name: str, key: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"unit {name!r}: {key} must be a positive number, received {value!r}")
-
-
 #: The APTx layer's implementations (``impl=``), fastest first; every one is in the equivalence
 #: matrix (impls/spec/cases.py), and the one that ran is named in every result row.
 APTX_IMPLS: tuple[str, ...] = ("fused", "recompute", "naive")
 
-
-def _one_of(name: str, key: str, value: Any, allowed: tuple[Any, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"unit {name!r}: {key} must be one of {allowed}, received {value!r}")
-
-
-def _pair(value: Any) -> tuple[int, int]:
-    """Normalise an int or a pair to an (h, w) tuple (validation happens after)."""
-    if isinstance(value, (tuple, list)):
-        return tuple(int(v) for v in value)  # type: ignore[return-value]
-    return (int(value), int(value))
+#: The Yat dense layer's semantics (spec §5.1/§5.2).
+YAT_SEMANTICS: tuple[str, ...] = ("nmn-0.3.5", "dl2-paper")
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,9 +180,8 @@ def yat_alpha_mode(alpha: Any, unit: str = "yat_dense") -> str | float | None:
         return math.sqrt(2.0)
     if isinstance(alpha, (int, float)) and not isinstance(alpha, bool):
         return float(alpha)
-    raise ValueError(
-        f"unit {unit!r}: alpha must be 'learnable', 'sqrt2', a float, None or False, "
-        f"received {alpha!r}"
+    raise OptionError(
+        f"unit {unit!r}: option 'alpha' must be {opt.YAT_ALPHA.expected}, got {opt.describe(alpha)}"
     )
 
 
@@ -210,6 +198,8 @@ def _aptx_activation() -> BlockSpec:
         kind="activation",
         summary="APTx activation (alpha + tanh(beta x)) gamma x with scalar parameters",
         defaults={"alpha": 1.0, "beta": 1.0, "gamma": 0.5, "trainable": False},
+        options={"alpha": opt.FINITE, "beta": opt.FINITE, "gamma": opt.FINITE,
+                 "trainable": opt.BOOL},
         param_shapes=lambda c: {"alpha": (), "beta": (), "gamma": ()},
         initialise=init,
         trainable=lambda c: ("alpha", "beta", "gamma") if c["trainable"] else (),
@@ -241,14 +231,6 @@ def _aptx_layer() -> BlockSpec:
         names = ("alpha",) if c["alpha_trainable"] else ()
         return (*names, "beta", "gamma", *(("delta",) if c["use_delta"] else ()))
 
-    def validate(c: Config) -> None:
-        _positive_int("aptx_layer", "in_features", c["in_features"])
-        _positive_int("aptx_layer", "out_features", c["out_features"])
-        # "fused": one compiled pass per direction (impls/kernels/aptx_cpu.py), the default;
-        # "recompute": memory-lean chunks of framework ops (no stored [batch, out, in] tensor);
-        # "naive": the package's broadcast formulation, kept to measure what the others save.
-        _one_of("aptx_layer", "impl", c["impl"], APTX_IMPLS)
-
     return BlockSpec(
         name="aptx_layer",
         kind="dense",
@@ -260,10 +242,19 @@ def _aptx_layer() -> BlockSpec:
             "use_delta": True,
             "impl": "fused",
         },
+        options={
+            "in_features": opt.POSITIVE_INT,
+            "out_features": opt.POSITIVE_INT,
+            "alpha_trainable": opt.BOOL,
+            "use_delta": opt.BOOL,
+            # "fused": one compiled pass per direction (impls/kernels/aptx_cpu.py), the default;
+            # "recompute": memory-lean chunks of framework ops (no stored [batch, out, in]);
+            # "naive": the package's broadcast formulation, kept to measure what the others save.
+            "impl": opt.Choice(APTX_IMPLS),
+        },
         param_shapes=shapes,
         initialise=init,
         trainable=trainable,
-        validate=validate,
         check_input=_check_dense_input,
     )
 
@@ -274,15 +265,6 @@ def _actmix() -> BlockSpec:
         if "relu" in c["basis"] and c["relu_bias"] != 0:
             logits[:, c["basis"].index("relu")] = float(c["relu_bias"])
         return {"logits": logits}
-
-    def validate(c: Config) -> None:
-        _positive_int("actmix", "features", c["features"])
-        basis = c["basis"]
-        if not isinstance(basis, (tuple, list)) or not basis or len(set(basis)) != len(basis):
-            raise ValueError(f"unit 'actmix': basis must be a non-empty list of distinct names, received {basis!r}")
-        for b in basis:
-            _one_of("actmix", "basis entry", b, ACTMIX_BASES)
-        _positive_float("actmix", "temperature", c["temperature"])
 
     return BlockSpec(
         name="actmix",
@@ -296,10 +278,19 @@ def _actmix() -> BlockSpec:
             "temperature": 1.0,
             "axis": -1,
         },
+        options={
+            "features": opt.POSITIVE_INT,
+            "basis": opt.Subset(ACTMIX_BASES),
+            "omega_0": opt.FINITE,
+            "relu_bias": opt.FINITE,
+            # softmax(logits / T): T = 0 divides by zero, T < 0 inverts the preference.
+            "temperature": opt.POSITIVE,
+            "axis": opt.INT,
+        },
         param_shapes=lambda c: {"logits": (c["features"], len(c["basis"]))},
         initialise=init,
         trainable=lambda c: ("logits",),
-        validate=validate,
+        divisors=lambda c: {"option 'temperature'": c["temperature"]},
         check_input=_check_feature_axis,
     )
 
@@ -314,10 +305,10 @@ def _lselu() -> BlockSpec:
         kind="activation",
         summary="Learnable SELU variation: lambda x | lambda (alpha (e^(beta x) - 1) + gamma sin(omega x))",
         defaults={"safe": True},
+        options={"safe": opt.BOOL},
         param_shapes=lambda c: dict.fromkeys(LSELU_DEFAULTS, ()),
         initialise=lambda c, rng: {k: np.array(v) for k, v in LSELU_DEFAULTS.items()},
         trainable=lambda c: tuple(LSELU_DEFAULTS),
-        validate=lambda c: _one_of("lselu", "safe", c["safe"], (True, False)),
     )
 
 
@@ -327,10 +318,10 @@ def _prelu() -> BlockSpec:
         kind="activation",
         summary="PReLU with one learnable slope per feature",
         defaults={"features": REQUIRED, "init": 0.25, "axis": -1},
+        options={"features": opt.POSITIVE_INT, "init": opt.FINITE, "axis": opt.INT},
         param_shapes=lambda c: {"alpha": (c["features"],)},
         initialise=lambda c, rng: {"alpha": np.full(c["features"], float(c["init"]))},
         trainable=lambda c: ("alpha",),
-        validate=lambda c: _positive_int("prelu", "features", c["features"]),
         check_input=_check_feature_axis,
     )
 
@@ -341,6 +332,7 @@ def _swish() -> BlockSpec:
         kind="activation",
         summary="Swish / SiLU x sigmoid(beta x), beta optionally learnable",
         defaults={"learnable": False, "beta": 1.0},
+        options={"learnable": opt.BOOL, "beta": opt.FINITE},
         param_shapes=lambda c: {"beta": ()} if c["learnable"] else {},
         initialise=lambda c, rng: {"beta": np.array(float(c["beta"]))} if c["learnable"] else {},
         trainable=lambda c: ("beta",) if c["learnable"] else (),
@@ -348,18 +340,23 @@ def _swish() -> BlockSpec:
 
 
 def _parameter_free(name: str, kind: str, summary: str, defaults: Mapping[str, Any] | None = None,
+                    options: Mapping[str, OptionKind] | None = None,
                     validate: Callable[[Config], None] | None = None,
-                    check_input: Callable[[str, Config, np.ndarray], None] | None = None) -> BlockSpec:
+                    check_input: Callable[[str, Config, np.ndarray], None] | None = None,
+                    divisors: Callable[[Config], Mapping[str, float]] | None = None) -> BlockSpec:
     extra: dict[str, Any] = {}
     if validate is not None:
         extra["validate"] = validate
     if check_input is not None:
         extra["check_input"] = check_input
+    if divisors is not None:
+        extra["divisors"] = divisors
     return BlockSpec(
         name=name,
         kind=kind,
         summary=summary,
         defaults=defaults or {},
+        options=options or {},
         param_shapes=lambda c: {},
         initialise=lambda c, rng: {},
         **extra,
@@ -367,20 +364,18 @@ def _parameter_free(name: str, kind: str, summary: str, defaults: Mapping[str, A
 
 
 def _softmax_validate(c: Config) -> None:
+    # Each may be 0 on its own (T = 0 with epsilon = 1e-8 is mpneuralnetwork's hard arg-max),
+    # but the layer divides by their sum.
     if not c["temperature"] + c["epsilon"] > 0:
-        raise ValueError(
-            f"unit 'softmax': temperature + epsilon must be positive, received "
-            f"temperature={c['temperature']!r}, epsilon={c['epsilon']!r}"
+        raise OptionError(
+            f"unit 'softmax': options 'temperature' + 'epsilon' must be positive (the layer "
+            f"divides by their sum), got temperature={c['temperature']!r}, "
+            f"epsilon={c['epsilon']!r}"
         )
 
 
-def _squasher_validate(name: str) -> Callable[[Config], None]:
-    def validate(c: Config) -> None:
-        _positive_float(name, "n", c["n"])
-        if "epsilon" in c and not c["epsilon"] >= 0:
-            raise ValueError(f"unit {name!r}: epsilon must be >= 0, received {c['epsilon']!r}")
-
-    return validate
+#: x^n with n > 0: n <= 0 is not a squasher (x^0 = 1, x^-n blows up at 0), spec §5.6.
+_SQUASHER_OPTIONS: Mapping[str, OptionKind] = {"n": opt.POSITIVE}
 
 
 def _yat_dense() -> BlockSpec:
@@ -404,13 +399,10 @@ def _yat_dense() -> BlockSpec:
         return params
 
     def validate(c: Config) -> None:
-        _positive_int("yat_dense", "in_features", c["in_features"])
-        _positive_int("yat_dense", "out_features", c["out_features"])
-        yat_alpha_mode(c["alpha"])
-        _positive_float("yat_dense", "epsilon", c["epsilon"])
-        _one_of("yat_dense", "semantics", c["semantics"], ("nmn-0.3.5", "dl2-paper"))
         if c["spherical"] and c["semantics"] != "nmn-0.3.5":
-            raise ValueError("unit 'yat_dense': spherical=True exists only with semantics='nmn-0.3.5'")
+            raise OptionError(
+                "unit 'yat_dense': spherical=True exists only with semantics='nmn-0.3.5'"
+            )
 
     return BlockSpec(
         name="yat_dense",
@@ -425,23 +417,23 @@ def _yat_dense() -> BlockSpec:
             "spherical": False,
             "semantics": "nmn-0.3.5",
         },
+        options={
+            "in_features": opt.POSITIVE_INT,
+            "out_features": opt.POSITIVE_INT,
+            "bias": opt.BOOL,
+            "alpha": opt.YAT_ALPHA,
+            # The only guard of (w.x + b)^2 / (dist + eps) where x == w (spec §5.10).
+            "epsilon": opt.POSITIVE,
+            "spherical": opt.BOOL,
+            "semantics": opt.Choice(YAT_SEMANTICS),
+        },
         param_shapes=shapes,
         initialise=init,
         trainable=lambda c: tuple(shapes(c)),
         validate=validate,
+        divisors=lambda c: {"option 'epsilon'": c["epsilon"]},
         check_input=_check_dense_input,
     )
-
-
-def _conv_common_validate(name: str, c: Config) -> None:
-    _positive_int(name, "in_channels", c["in_channels"])
-    _positive_int(name, "out_channels", c["out_channels"])
-    for key in ("kernel_size", "stride"):
-        value = c[key]
-        if len(value) != 2 or min(value) < 1:
-            raise ValueError(f"unit {name!r}: {key} must be a positive int or pair, received {value!r}")
-    if len(c["padding"]) != 2 or min(c["padding"]) < 0:
-        raise ValueError(f"unit {name!r}: padding must be a non-negative int or pair, received {c['padding']!r}")
 
 
 def _conv_shapes(c: Config) -> dict[str, tuple[int, ...]]:
@@ -471,6 +463,16 @@ _CONV_DEFAULTS = {
     "bias": True,
 }
 
+#: Conv geometry resolves to (h, w) tuples of ints: an int means the same on both axes.
+_CONV_OPTIONS: Mapping[str, OptionKind] = {
+    "in_channels": opt.POSITIVE_INT,
+    "out_channels": opt.POSITIVE_INT,
+    "kernel_size": opt.POSITIVE_INT_PAIR,
+    "stride": opt.POSITIVE_INT_PAIR,
+    "padding": opt.NONNEG_INT_PAIR,
+    "bias": opt.BOOL,
+}
+
 
 def _yat_conv2d() -> BlockSpec:
     def shapes(c: Config) -> dict[str, tuple[int, ...]]:
@@ -485,20 +487,16 @@ def _yat_conv2d() -> BlockSpec:
             params["alpha"] = np.array(1.0)
         return params
 
-    def validate(c: Config) -> None:
-        _conv_common_validate("yat_conv2d", c)
-        yat_alpha_mode(c["alpha"], "yat_conv2d")
-        _positive_float("yat_conv2d", "epsilon", c["epsilon"])
-
     return BlockSpec(
         name="yat_conv2d",
         kind="conv",
         summary="Yat-product 2-D convolution (NMN YatConv2D), NCHW",
         defaults={**_CONV_DEFAULTS, "alpha": "learnable", "epsilon": 1e-5},
+        options={**_CONV_OPTIONS, "alpha": opt.YAT_ALPHA, "epsilon": opt.POSITIVE},
         param_shapes=shapes,
         initialise=init,
         trainable=lambda c: tuple(shapes(c)),
-        validate=validate,
+        divisors=lambda c: {"option 'epsilon'": c["epsilon"]},
         check_input=_check_conv_input,
     )
 
@@ -517,19 +515,16 @@ def _linear() -> BlockSpec:
             params["bias"] = _uniform_fan_in(rng, i, (c["out_features"],))
         return params
 
-    def validate(c: Config) -> None:
-        _positive_int("linear", "in_features", c["in_features"])
-        _positive_int("linear", "out_features", c["out_features"])
-
     return BlockSpec(
         name="linear",
         kind="dense",
         summary="Affine layer x W^T + b (torch's default init)",
         defaults={"in_features": REQUIRED, "out_features": REQUIRED, "bias": True},
+        options={"in_features": opt.POSITIVE_INT, "out_features": opt.POSITIVE_INT,
+                 "bias": opt.BOOL},
         param_shapes=shapes,
         initialise=init,
         trainable=lambda c: tuple(shapes(c)),
-        validate=validate,
         check_input=_check_dense_input,
     )
 
@@ -540,10 +535,10 @@ def _conv2d() -> BlockSpec:
         kind="conv",
         summary="Plain 2-D cross-correlation, NCHW (torch's default init)",
         defaults=dict(_CONV_DEFAULTS),
+        options=dict(_CONV_OPTIONS),
         param_shapes=_conv_shapes,
         initialise=_conv_init,
         trainable=lambda c: tuple(_conv_shapes(c)),
-        validate=lambda c: _conv_common_validate("conv2d", c),
         check_input=_check_conv_input,
     )
 
@@ -558,33 +553,42 @@ def _build_registry() -> Mapping[str, BlockSpec]:
         _prelu(),
         _swish(),
         _parameter_free("gelu", "activation", "GELU x Phi(x) (exact erf, or the tanh approximation)",
-                        {"approximate": False},
-                        lambda c: _one_of("gelu", "approximate", c["approximate"], (True, False))),
+                        {"approximate": False}, {"approximate": opt.BOOL}),
         _parameter_free("tanh", "activation", "Hyperbolic tangent"),
         _parameter_free("sigmoid", "activation", "Logistic sigmoid"),
         _parameter_free("softmax", "activation",
                         "Softmax of x / (T + epsilon); epsilon=1e-8 replicates mpneuralnetwork",
                         {"temperature": 1.0, "axis": -1, "epsilon": 0.0},
-                        _softmax_validate, _check_axis),
+                        {"temperature": opt.NONNEG, "axis": opt.INT, "epsilon": opt.NONNEG},
+                        _softmax_validate, _check_axis,
+                        divisors=lambda c: {
+                            "options 'temperature' + 'epsilon'": c["temperature"] + c["epsilon"]}),
         _yat_dense(),
         _yat_conv2d(),
         _parameter_free("softermax", "squasher", "x^n / (eps + sum_j x_j^n) along an axis",
                         {"n": 1.0, "epsilon": 1e-12, "axis": -1},
-                        _squasher_validate("softermax"), _check_nonnegative),
+                        # epsilon guards eps + sum_j x_j^n; 0 is allowed (no guard).
+                        {**_SQUASHER_OPTIONS, "epsilon": opt.NONNEG, "axis": opt.INT},
+                        check_input=_check_nonnegative,
+                        divisors=lambda c: {"option 'epsilon'": c["epsilon"]}),
         _parameter_free("softer_sigmoid", "squasher", "x^n / (1 + x^n)", {"n": 1.0},
-                        _squasher_validate("softer_sigmoid"), _check_nonnegative),
+                        _SQUASHER_OPTIONS, check_input=_check_nonnegative),
         _parameter_free("soft_tanh", "squasher", "(x^n - 1) / (1 + x^n)", {"n": 1.0},
-                        _squasher_validate("soft_tanh"), _check_nonnegative),
+                        _SQUASHER_OPTIONS, check_input=_check_nonnegative),
         # Building blocks of models (not benchmark units themselves).
         _linear(),
         _conv2d(),
         _parameter_free("max_pool2d", "structural", "Non-overlapping max pooling, NCHW",
-                        {"kernel_size": 2},
-                        lambda c: _positive_int("max_pool2d", "kernel_size", c["kernel_size"]),
-                        _check_pool_input),
+                        {"kernel_size": 2}, {"kernel_size": opt.POSITIVE_INT},
+                        check_input=_check_pool_input),
         _parameter_free("flatten", "structural", "Flatten every axis but the batch (C, H, W order)",
                         check_input=_check_flatten_input),
     ]
+    for b in blocks:
+        # Every option has a kind, so no value reaches a framework unchecked.
+        if set(b.options) != set(b.defaults):
+            raise AssertionError(f"block {b.name!r}: option kinds {sorted(b.options)} do not match "
+                                 f"its options {sorted(b.defaults)}")
     return MappingProxyType({b.name: b for b in blocks})
 
 
@@ -664,28 +668,48 @@ def get_block(name: str) -> BlockSpec:
 
 
 def resolve_config(name: str, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Fill in defaults, normalise values and validate; the result is what every framework sees.
+    """Fill in defaults, check every option against its kind, then the block's cross-option
+    rules; the result is what every framework sees, so no backend coerces anything itself.
 
-    Unknown keys and missing required keys raise a ValueError naming the unit, the key and the
-    keys it accepts, so a typo never silently falls back to a default.
+    Unknown keys and missing required keys raise an OptionError (a ValueError) naming the unit,
+    the key and the keys it accepts, so a typo never silently falls back to a default; a value
+    of the wrong type or range raises one naming the unit, the option, the value received and
+    what was expected (impls/spec/options.py). Resolving a resolved config returns it unchanged.
     """
     spec = get_block(name)
     config = dict(config or {})
-    unknown = sorted(set(config) - set(spec.defaults))
+    unknown = sorted(set(config) - set(spec.defaults), key=str)
     if unknown:
         accepted = ", ".join(spec.defaults) or "none"
-        raise ValueError(f"unit {name!r}: unknown option(s) {unknown}; accepted options: {accepted}")
+        raise OptionError(
+            f"unit {name!r}: unknown option(s) {unknown}; accepted options: {accepted}"
+        )
     resolved = {**spec.defaults, **config}
     missing = [k for k, v in resolved.items() if v is REQUIRED]
     if missing:
-        raise ValueError(f"unit {name!r}: missing required option(s) {missing}")
-    for key in ("kernel_size", "stride", "padding"):
-        if key in resolved and spec.kind == "conv":
-            resolved[key] = _pair(resolved[key])
-    if "basis" in resolved:
-        resolved["basis"] = tuple(resolved["basis"]) if isinstance(resolved["basis"], (list, tuple)) else resolved["basis"]
+        raise OptionError(f"unit {name!r}: missing required option(s) {missing}")
+    resolved = opt.check_options(name, spec.options, resolved)
     spec.validate(resolved)
     return resolved
+
+
+def check_representable(name: str, resolved: Mapping[str, Any], dtype: str) -> None:
+    """Raise an OptionError when a resolved configuration cannot be computed in ``dtype``.
+
+    Option kinds are dtype-free (a temperature of 1e-300 is a fine float64); whether a layer
+    can hold a value depends on the dtype it is built in, known only when it is built. So
+    ``impls.build`` and ``impls.build_model`` call this once per layer, before dispatching to
+    any backend: a float32 layer refuses a real option that overflows float32 and a
+    temperature or epsilon below float32's smallest normal number (it would flush to 0 and
+    1/value overflow: ActMix at T=1e-300 gave all-NaN output); see
+    ``options.representability_problems``.
+    """
+    spec = get_block(name)
+    check_dtype(dtype)
+    problems = opt.representability_problems(name, spec.options, resolved,
+                                              spec.divisors(resolved), dtype)
+    if problems:
+        raise OptionError("; ".join(problems))
 
 
 def param_shapes(name: str, config: Mapping[str, Any] | None = None) -> dict[str, tuple[int, ...]]:

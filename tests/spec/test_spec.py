@@ -43,12 +43,12 @@ def test_unknown_dtype() -> None:
     [
         ("aptx_layer", {"in_features": 3}, "missing required option.*out_features"),
         ("aptx_layer", {"in_features": 3, "out_features": 2, "alpha_trainabel": False}, "unknown option.*alpha_trainabel"),
-        ("aptx_layer", {"in_features": 0, "out_features": 2}, "in_features must be a positive integer"),
-        ("actmix", {"features": 4, "basis": ("sin", "cosine")}, "basis entry must be one of"),
-        ("actmix", {"features": 4, "temperature": 0.0}, "temperature must be a positive number"),
-        ("yat_dense", {"in_features": 3, "out_features": 2, "alpha": True}, "alpha must be"),
-        ("softermax", {"n": 0}, "n must be a positive number"),
-        ("softmax", {"temperature": 0.0}, "temperature \\+ epsilon must be positive"),
+        ("aptx_layer", {"in_features": 0, "out_features": 2}, "option 'in_features' must be a positive integer"),
+        ("actmix", {"features": 4, "basis": ("sin", "cosine")}, "option 'basis' must be a non-empty .* among"),
+        ("actmix", {"features": 4, "temperature": 0.0}, "option 'temperature' must be a positive finite number"),
+        ("yat_dense", {"in_features": 3, "out_features": 2, "alpha": True}, "option 'alpha' must be"),
+        ("softermax", {"n": 0}, "option 'n' must be a positive finite number"),
+        ("softmax", {"temperature": 0.0}, "'temperature' \\+ 'epsilon' must be positive"),
     ],
 )
 def test_bad_options_raise_value_errors_naming_the_problem(unit, config, message) -> None:
