@@ -84,8 +84,12 @@ def _const(value: float, like: jax.Array) -> jax.Array:
 
 
 def _positive_part(x: jax.Array) -> jax.Array:
-    """max(x, 0) whose derivative at 0 is 0, like the oracle (jnp.maximum splits ties 1/2)."""
-    return jnp.where(x > 0, x, _const(0.0, x))
+    """max(x, 0) whose derivative at 0 is 0, like the oracle (jnp.maximum splits ties 1/2).
+
+    A NaN stays NaN, as in NumPy's ``maximum``, torch and TensorFlow (``x > 0`` is false for
+    NaN, so a plain ``where`` turned it into 0: JAX's relu(NaN) read 0 where the others read NaN).
+    """
+    return jnp.where(x > 0, x, jnp.where(jnp.isnan(x), x, _const(0.0, x)))
 
 
 def _nonpositive_part(x: jax.Array) -> jax.Array:
