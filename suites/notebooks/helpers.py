@@ -19,6 +19,7 @@ import pandas as pd
 from suites.notebooks import REPORTS_ENV
 from suites.report.palette import (
     FRAMEWORK_LABELS,
+    framework_label,
     order_frameworks,
     order_units,
     unit_color,
@@ -153,11 +154,6 @@ def log_axis(ax, axis: str = "x", base: float = 10) -> None:
     target.set_major_locator(LogLocator(base=base))
     target.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     target.set_minor_formatter(NullFormatter())
-
-
-def framework_label(framework: str) -> str:
-    """NumPy, PyTorch, JAX, TensorFlow; an unknown framework keeps its name."""
-    return FRAMEWORK_LABELS.get(framework, framework)
 
 
 def framework_marker(framework: str) -> str:
