@@ -25,7 +25,7 @@ INSTALL_HINTS = {
 #: Functions every backend module exposes (same names, same meaning, in every framework).
 BACKEND_API: tuple[str, ...] = (
     "MODES",             # execution modes: ("eager", "compiled"), NumPy ("eager",)
-    "BLOCK_CLASSES",     # block name -> native class (names from spec.blocks.CLASS_NAMES)
+    "BLOCK_CLASSES",     # block name -> native class (spec.blocks.class_table: the specs' classes)
     "build_block",       # (LayerSpec, canonical params, dtype name) -> native layer
     "get_params",        # native layer -> canonical dict of NumPy arrays
     "set_params",        # (native layer, canonical dict) -> None
@@ -43,6 +43,13 @@ BACKEND_API: tuple[str, ...] = (
 
 class FrameworkUnavailableError(ImportError):
     """A framework was requested explicitly but cannot be imported: never skipped silently."""
+
+
+class UnitNotProvidedError(ValueError):
+    """A unit (a plug-in's, typically) has no implementation in the requested framework.
+
+    Reported as absent for that unit, never replaced by another framework's class.
+    """
 
 
 def check_framework(framework: str) -> str:
@@ -74,12 +81,13 @@ def load_backend(framework: str) -> ModuleType:
 
 
 def framework_of(layer: Any) -> str:
-    """Name of the framework a native layer belongs to (from the module that defines its class)."""
-    module = type(layer).__module__
-    parts = module.split(".")
-    if len(parts) >= 2 and parts[0] == "impls" and parts[1] in FRAMEWORKS:
-        return parts[1]
+    """Name of the framework a native layer belongs to: the backend package that defines its
+    class or the nearest base class (a plug-in's layer subclasses a backend's ``Block``)."""
+    for cls in type(layer).__mro__:
+        parts = cls.__module__.split(".")
+        if len(parts) >= 2 and parts[0] == "impls" and parts[1] in FRAMEWORKS:
+            return parts[1]
     raise ValueError(
-        f"{type(layer).__qualname__} from {module!r} is not a neuronbench layer; "
+        f"{type(layer).__qualname__} from {type(layer).__module__!r} is not a neuronbench layer; "
         "build layers with impls.build(...)"
     )

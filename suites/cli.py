@@ -18,6 +18,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "suites.equivalence.cli",
     "suites.accuracy.cli",
     "suites.performance.cli",
+    "suites.evaluate.cli",
     "suites.report.cli",
     "suites.notebooks.cli",
     "suites.paper.cli",

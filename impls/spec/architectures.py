@@ -25,9 +25,6 @@ from typing import Any
 
 from impls.spec import blocks
 
-#: Units whose configuration takes the width of the layer they act on.
-_PER_FEATURE_UNITS = {"prelu": "features", "actmix": "features"}
-
 
 @dataclass(frozen=True)
 class LayerSpec:
@@ -47,13 +44,22 @@ def layer(block: str, **config: Any) -> LayerSpec:
 
 
 def _activation(unit: str, width: int, unit_config: Mapping[str, Any], axis: int = -1) -> LayerSpec:
+    """The unit acting on a layer of ``width`` features along ``axis``: what the spec says
+    (``width_option``, an ``axis`` option), not a list of unit names kept here."""
+    block = blocks.get_block(unit)
     config = dict(unit_config)
-    if unit in _PER_FEATURE_UNITS:
-        config[_PER_FEATURE_UNITS[unit]] = width
-        config.setdefault("axis", axis)
-    elif unit in ("softmax", "softermax"):
+    if block.width_option is not None:
+        config[block.width_option] = width
+    if "axis" in block.defaults:
         config.setdefault("axis", axis)
     return layer(unit, **config)
+
+
+def _yat_alpha_before(unit: str) -> str | None:
+    """The Yat layer feeding a squasher gets a learnable alpha, except before a scale-invariant
+    one (softermax), where alpha would be a parameter with zero gradient (Adam turns that ~0
+    into sign noise)."""
+    return None if blocks.get_block(unit).scale_invariant else "learnable"
 
 
 def hidden_layers(unit: str, in_width: int, width: int,
@@ -67,10 +73,8 @@ def hidden_layers(unit: str, in_width: int, width: int,
         return [layer("linear", in_features=in_width, out_features=width),
                 _activation(unit, width, unit_config)]
     if kind == "squasher":
-        # softermax is scale-invariant, so a Yat alpha before it would be a parameter with zero
-        # gradient (Adam turns that ~0 into sign noise): its Yat layer has no alpha.
-        alpha = None if unit == "softermax" else "learnable"
-        return [layer("yat_dense", in_features=in_width, out_features=width, alpha=alpha),
+        return [layer("yat_dense", in_features=in_width, out_features=width,
+                      alpha=_yat_alpha_before(unit)),
                 _activation(unit, width, unit_config)]
     raise ValueError(
         f"unit {unit!r} is a {kind} block and cannot form an MLP hidden layer; use CNNSpec"
@@ -134,8 +138,7 @@ class CNNSpec:
             if kind == "conv":
                 specs.append(layer(self.unit, **conv, **self.unit_config))
             elif kind == "squasher":
-                alpha = None if self.unit == "softermax" else "learnable"
-                specs.append(layer("yat_conv2d", **conv, alpha=alpha))
+                specs.append(layer("yat_conv2d", **conv, alpha=_yat_alpha_before(self.unit)))
                 specs.append(_activation(self.unit, out_ch, self.unit_config, axis=1))
             else:
                 specs.append(layer("conv2d", **conv))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -72,6 +72,79 @@ class BlockSpec:
     check_input: Callable[[str, Config, np.ndarray], None] = field(
         default=lambda name, config, x: _check_rank_at_least(name, x, 1)
     )
+    #: The float64 oracle ``(params, x, config, upstream or None) -> y | (dx, {name: grad})``
+    #: (impls/spec/oracle.py states the contract), or a lazy ``"module:function"`` reference.
+    oracle: Callable[..., Any] | str | None = None
+    #: Framework name -> the native class implementing the block there, or a lazy
+    #: ``"module:Class"`` reference (imported only when a layer of that framework is built, so
+    #: naming a torch class never imports torch). A framework absent here is absent for this
+    #: unit: ``impls.build`` refuses it with UnitNotProvidedError, nothing stands in for it.
+    classes: Mapping[str, type | str] = field(default_factory=dict)
+    #: The option that takes the width of the layer an activation acts on (``"features"`` for
+    #: PReLU and ActMix), so model builders fill it in; None for width-free units.
+    width_option: str | None = None
+    #: True for a squasher whose output ignores a common scale of its input (softermax): the
+    #: Yat layer in front of it then gets no alpha, which would receive a zero gradient.
+    scale_invariant: bool = False
+    #: "unit" (benchmarked, listed in UNITS) or "building_block" (linear, conv2d, ...).
+    role: str = "unit"
+    #: Where the spec comes from: "neuronbench" for built-ins, else the plug-in's distribution
+    #: and version (recorded in reports).
+    origin: str = "neuronbench"
+    #: Test cases of a plug-in unit: mappings with ``config`` and optionally ``input_shape`` and
+    #: ``distribution`` (impls/spec/cases.py); built-in units list theirs in cases.CASES.
+    cases: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def frameworks(self) -> tuple[str, ...]:
+        """The frameworks this unit provides a class for, in the project's framework order."""
+        from impls.registry import FRAMEWORKS
+
+        return tuple(f for f in FRAMEWORKS if f in self.classes)
+
+    def oracle_fn(self) -> Callable[..., Any]:
+        """The oracle function, importing it on first use when given as a reference."""
+        if self.oracle is None:
+            raise ValueError(f"unit {self.name!r} has no oracle")
+        return resolve_reference(self.oracle, f"unit {self.name!r}: oracle")
+
+    def check_provides(self, framework: str) -> None:
+        """Raise UnitNotProvidedError when this unit has no class in ``framework`` (nothing is
+        imported: a missing framework is the backend loader's error to report)."""
+        from impls.registry import UnitNotProvidedError, check_framework
+
+        check_framework(framework)
+        if framework not in self.classes:
+            provided = ", ".join(self.frameworks) or "none"
+            raise UnitNotProvidedError(
+                f"unit {self.name!r} ({self.origin}) provides no {framework} implementation; "
+                f"it provides: {provided}"
+            )
+
+    def class_for(self, framework: str) -> type:
+        """The native class of this unit in ``framework``; UnitNotProvidedError when absent."""
+        self.check_provides(framework)
+        return resolve_reference(self.classes[framework], f"unit {self.name!r}: {framework} class")
+
+
+def resolve_reference(target: Any, what: str) -> Any:
+    """An object, or the object a ``"package.module:attribute"`` string names (imported now).
+
+    Lazy references let a spec name a torch class or an oracle in a module that imports this
+    one without importing either when the registry is built.
+    """
+    if not isinstance(target, str):
+        return target
+    module_name, sep, attribute = target.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ValueError(f"{what}: reference {target!r} is not of the form 'module:attribute'")
+    import importlib
+
+    module = importlib.import_module(module_name)
+    try:
+        return getattr(module, attribute)
+    except AttributeError:
+        raise ImportError(f"{what}: module {module_name!r} has no attribute {attribute!r}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -292,6 +365,7 @@ def _actmix() -> BlockSpec:
         trainable=lambda c: ("logits",),
         divisors=lambda c: {"option 'temperature'": c["temperature"]},
         check_input=_check_feature_axis,
+        width_option="features",
     )
 
 
@@ -323,6 +397,7 @@ def _prelu() -> BlockSpec:
         initialise=lambda c, rng: {"alpha": np.full(c["features"], float(c["init"]))},
         trainable=lambda c: ("alpha",),
         check_input=_check_feature_axis,
+        width_option="features",
     )
 
 
@@ -343,8 +418,9 @@ def _parameter_free(name: str, kind: str, summary: str, defaults: Mapping[str, A
                     options: Mapping[str, OptionKind] | None = None,
                     validate: Callable[[Config], None] | None = None,
                     check_input: Callable[[str, Config, np.ndarray], None] | None = None,
-                    divisors: Callable[[Config], Mapping[str, float]] | None = None) -> BlockSpec:
-    extra: dict[str, Any] = {}
+                    divisors: Callable[[Config], Mapping[str, float]] | None = None,
+                    **fields: Any) -> BlockSpec:
+    extra: dict[str, Any] = dict(fields)
     if validate is not None:
         extra["validate"] = validate
     if check_input is not None:
@@ -543,117 +619,260 @@ def _conv2d() -> BlockSpec:
     )
 
 
-def _build_registry() -> Mapping[str, BlockSpec]:
-    blocks = [
-        _aptx_activation(),
-        _aptx_layer(),
-        _actmix(),
-        _lselu(),
-        _parameter_free("relu", "activation", "ReLU max(0, x)"),
-        _prelu(),
-        _swish(),
-        _parameter_free("gelu", "activation", "GELU x Phi(x) (exact erf, or the tanh approximation)",
-                        {"approximate": False}, {"approximate": opt.BOOL}),
-        _parameter_free("tanh", "activation", "Hyperbolic tangent"),
-        _parameter_free("sigmoid", "activation", "Logistic sigmoid"),
-        _parameter_free("softmax", "activation",
-                        "Softmax of x / (T + epsilon); epsilon=1e-8 replicates mpneuralnetwork",
-                        {"temperature": 1.0, "axis": -1, "epsilon": 0.0},
-                        {"temperature": opt.NONNEG, "axis": opt.INT, "epsilon": opt.NONNEG},
-                        _softmax_validate, _check_axis,
-                        divisors=lambda c: {
-                            "options 'temperature' + 'epsilon'": c["temperature"] + c["epsilon"]}),
-        _yat_dense(),
-        _yat_conv2d(),
-        _parameter_free("softermax", "squasher", "x^n / (eps + sum_j x_j^n) along an axis",
-                        {"n": 1.0, "epsilon": 1e-12, "axis": -1},
-                        # epsilon guards eps + sum_j x_j^n; 0 is allowed (no guard).
-                        {**_SQUASHER_OPTIONS, "epsilon": opt.NONNEG, "axis": opt.INT},
-                        check_input=_check_nonnegative,
-                        divisors=lambda c: {"option 'epsilon'": c["epsilon"]}),
-        _parameter_free("softer_sigmoid", "squasher", "x^n / (1 + x^n)", {"n": 1.0},
-                        _SQUASHER_OPTIONS, check_input=_check_nonnegative),
-        _parameter_free("soft_tanh", "squasher", "(x^n - 1) / (1 + x^n)", {"n": 1.0},
-                        _SQUASHER_OPTIONS, check_input=_check_nonnegative),
-        # Building blocks of models (not benchmark units themselves).
-        _linear(),
-        _conv2d(),
-        _parameter_free("max_pool2d", "structural", "Non-overlapping max pooling, NCHW",
-                        {"kernel_size": 2}, {"kernel_size": opt.POSITIVE_INT},
-                        check_input=_check_pool_input),
-        _parameter_free("flatten", "structural", "Flatten every axis but the batch (C, H, W order)",
-                        check_input=_check_flatten_input),
+#: Backends of the built-in blocks: each defines one class per block in ``impls.<fw>.units``.
+BUILTIN_FRAMEWORKS: tuple[str, ...] = ("numpy", "torch", "jax", "tf")
+
+
+def _builtin(block: BlockSpec, class_name: str, role: str = "unit") -> BlockSpec:
+    """A built-in block with its oracle (``impls.spec.oracle._<name>``) and its class, named
+    alike in every framework's ``units`` module: the same contract a plug-in fills in."""
+    return replace(
+        block,
+        oracle=f"impls.spec.oracle:_{block.name}",
+        classes={fw: f"impls.{fw}.units:{class_name}" for fw in BUILTIN_FRAMEWORKS},
+        role=role,
+    )
+
+
+def _builtin_blocks() -> list[BlockSpec]:
+    """Every built-in block; the benchmark units first, in the order of the design card."""
+    units = [
+        _builtin(_aptx_activation(), "APTxActivation"),
+        _builtin(_aptx_layer(), "APTxLayer"),
+        _builtin(_actmix(), "ActMix"),
+        _builtin(_lselu(), "LearnableSELU"),
+        _builtin(_parameter_free("relu", "activation", "ReLU max(0, x)"), "ReLU"),
+        _builtin(_prelu(), "PReLU"),
+        _builtin(_swish(), "Swish"),
+        _builtin(_parameter_free("gelu", "activation",
+                                 "GELU x Phi(x) (exact erf, or the tanh approximation)",
+                                 {"approximate": False}, {"approximate": opt.BOOL}), "GELU"),
+        _builtin(_parameter_free("tanh", "activation", "Hyperbolic tangent"), "Tanh"),
+        _builtin(_parameter_free("sigmoid", "activation", "Logistic sigmoid"), "Sigmoid"),
+        _builtin(_parameter_free("softmax", "activation",
+                                 "Softmax of x / (T + epsilon); epsilon=1e-8 replicates mpneuralnetwork",
+                                 {"temperature": 1.0, "axis": -1, "epsilon": 0.0},
+                                 {"temperature": opt.NONNEG, "axis": opt.INT, "epsilon": opt.NONNEG},
+                                 _softmax_validate, _check_axis,
+                                 divisors=lambda c: {
+                                     "options 'temperature' + 'epsilon'": c["temperature"] + c["epsilon"]}),
+                 "Softmax"),
+        _builtin(_yat_dense(), "YatDense"),
+        _builtin(_yat_conv2d(), "YatConv2D"),
+        _builtin(_parameter_free("softermax", "squasher", "x^n / (eps + sum_j x_j^n) along an axis",
+                                 {"n": 1.0, "epsilon": 1e-12, "axis": -1},
+                                 # epsilon guards eps + sum_j x_j^n; 0 is allowed (no guard).
+                                 {**_SQUASHER_OPTIONS, "epsilon": opt.NONNEG, "axis": opt.INT},
+                                 check_input=_check_nonnegative,
+                                 divisors=lambda c: {"option 'epsilon'": c["epsilon"]},
+                                 # x^n / sum x^n ignores a common scale of x (spec §5.6).
+                                 scale_invariant=True), "Softermax"),
+        _builtin(_parameter_free("softer_sigmoid", "squasher", "x^n / (1 + x^n)", {"n": 1.0},
+                                 _SQUASHER_OPTIONS, check_input=_check_nonnegative), "SofterSigmoid"),
+        _builtin(_parameter_free("soft_tanh", "squasher", "(x^n - 1) / (1 + x^n)", {"n": 1.0},
+                                 _SQUASHER_OPTIONS, check_input=_check_nonnegative), "SoftTanh"),
     ]
-    for b in blocks:
+    building = "building_block"
+    return [
+        *units,
+        # Building blocks of models (not benchmark units themselves).
+        _builtin(_linear(), "Linear", building),
+        _builtin(_conv2d(), "Conv2D", building),
+        _builtin(_parameter_free("max_pool2d", "structural", "Non-overlapping max pooling, NCHW",
+                                 {"kernel_size": 2}, {"kernel_size": opt.POSITIVE_INT},
+                                 check_input=_check_pool_input), "MaxPool2D", building),
+        _builtin(_parameter_free("flatten", "structural",
+                                 "Flatten every axis but the batch (C, H, W order)",
+                                 check_input=_check_flatten_input), "Flatten", building),
+    ]
+
+
+def spec_problems(block: BlockSpec) -> list[str]:
+    """What is wrong with a block spec (empty when it can be registered).
+
+    Built-ins and plug-ins pass the same checks, so a plug-in that would fail later (an option
+    without a kind, a kind no model builder knows, no oracle) is refused when it is loaded.
+    """
+    from impls.registry import FRAMEWORKS
+
+    problems = []
+    if not isinstance(block.name, str) or not block.name.isidentifier() or block.name != block.name.lower():
+        problems.append(f"name {block.name!r} must be a lower-case Python identifier")
+    if block.kind not in KINDS:
+        problems.append(f"kind {block.kind!r} is not one of {', '.join(KINDS)}")
+    if block.role not in ("unit", "building_block"):
+        problems.append(f"role {block.role!r} must be 'unit' or 'building_block'")
+    if set(block.options) != set(block.defaults):
         # Every option has a kind, so no value reaches a framework unchecked.
-        if set(b.options) != set(b.defaults):
-            raise AssertionError(f"block {b.name!r}: option kinds {sorted(b.options)} do not match "
-                                 f"its options {sorted(b.defaults)}")
-    return MappingProxyType({b.name: b for b in blocks})
+        problems.append(f"option kinds {sorted(block.options)} do not match its options "
+                        f"{sorted(block.defaults)}")
+    if block.oracle is None:
+        problems.append("it has no oracle")
+    unknown = sorted(set(block.classes) - set(FRAMEWORKS))
+    if unknown:
+        problems.append(f"classes name unknown framework(s) {unknown}; known: {', '.join(FRAMEWORKS)}")
+    if not block.classes:
+        problems.append("it provides no framework class")
+    if block.width_option is not None and block.width_option not in block.defaults:
+        problems.append(f"width_option {block.width_option!r} is not one of its options")
+    return problems
 
 
+def _checked(blocks: list[BlockSpec]) -> dict[str, BlockSpec]:
+    table: dict[str, BlockSpec] = {}
+    for b in blocks:
+        problems = spec_problems(b)
+        if problems:
+            raise AssertionError(f"block {b.name!r}: " + "; ".join(problems))
+        table[b.name] = b
+    return table
+
+
+# --------------------------------------------------------------------------------------------
+# Plug-ins: third-party units through the ``neuronbench.units`` entry-point group
+
+#: The entry-point group a package declares its units in (docs/extending.md).
+ENTRY_POINT_GROUP = "neuronbench.units"
+
+#: Set to "0" to ignore installed plug-ins (a run of the built-ins only, whatever is installed).
+PLUGINS_ENV = "NEURONBENCH_PLUGINS"
+
+#: Entry point -> why it was refused; each is also issued once as a PluginWarning.
+PLUGIN_ERRORS: dict[str, str] = {}
+
+
+class PluginWarning(UserWarning):
+    """An installed ``neuronbench.units`` entry point that could not be registered."""
+
+
+def _specs_of(loaded: Any) -> list[BlockSpec]:
+    """An entry point may name a BlockSpec, a sequence of them, or a function returning either."""
+    if callable(loaded) and not isinstance(loaded, BlockSpec):
+        loaded = loaded()
+    if isinstance(loaded, BlockSpec):
+        return [loaded]
+    if isinstance(loaded, (list, tuple)) and all(isinstance(b, BlockSpec) for b in loaded):
+        return list(loaded)
+    raise TypeError(f"expected a BlockSpec, a list of them or a function returning one, "
+                    f"got {type(loaded).__name__}")
+
+
+def _plugin_blocks(taken: Mapping[str, BlockSpec]) -> list[BlockSpec]:
+    """Every valid plug-in unit; a broken entry point is reported, never half-registered."""
+    import os
+    import warnings
+    from importlib import metadata
+
+    if os.environ.get(PLUGINS_ENV, "1").strip() == "0":
+        return []
+    found: list[BlockSpec] = []
+    names = set(taken)
+    for entry in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        label = f"{entry.name} = {entry.value}"
+        try:
+            dist = entry.dist
+            origin = f"{dist.name} {dist.version}" if dist is not None else entry.value
+            specs = [b if b.origin != "neuronbench" else replace(b, origin=origin)
+                     for b in _specs_of(entry.load())]
+            for b in specs:
+                problems = spec_problems(b)
+                if b.role != "unit":
+                    problems.append("a plug-in registers units only (role='unit')")
+                if b.name in names:
+                    problems.append(f"the name {b.name!r} is already taken"
+                                    + (" by a built-in block" if b.name in taken else ""))
+                if problems:
+                    raise ValueError(f"unit {b.name!r}: " + "; ".join(problems))
+            found.extend(specs)
+            names.update(b.name for b in specs)
+        except Exception as error:  # a broken plug-in must not take the built-ins down with it
+            PLUGIN_ERRORS[label] = f"{type(error).__name__}: {error}"
+            warnings.warn(f"neuronbench plug-in {label!r} was not registered: "
+                          f"{PLUGIN_ERRORS[label]}", PluginWarning, stacklevel=2)
+    return found
+
+
+def _build_registry() -> Mapping[str, BlockSpec]:
+    table = _checked(_builtin_blocks())
+    for b in _plugin_blocks(table):
+        table[b.name] = b
+    return MappingProxyType(table)
+
+
+#: Every block, built-in and plug-in: the one registry everything else derives from.
 BLOCKS: Mapping[str, BlockSpec] = _build_registry()
 
-#: The benchmark units, in the order of the project's design card.
-UNITS: tuple[str, ...] = (
-    "aptx_activation",
-    "aptx_layer",
-    "actmix",
-    "lselu",
-    "relu",
-    "prelu",
-    "swish",
-    "gelu",
-    "tanh",
-    "sigmoid",
-    "softmax",
-    "yat_dense",
-    "yat_conv2d",
-    "softermax",
-    "softer_sigmoid",
-    "soft_tanh",
-)
+#: The benchmark units: the built-ins in the order of the project's design card, then the
+#: installed plug-ins' units by name.
+UNITS: tuple[str, ...] = tuple(name for name, b in BLOCKS.items() if b.role == "unit")
+
+#: The built-in units only (what the committed golden files and paper tables cover).
+BUILTIN_UNITS: tuple[str, ...] = tuple(n for n in UNITS if BLOCKS[n].origin == "neuronbench")
+
+#: Units registered by installed plug-ins.
+PLUGIN_UNITS: tuple[str, ...] = tuple(n for n in UNITS if n not in BUILTIN_UNITS)
 
 #: Blocks that exist to build models around the units.
-BUILDING_BLOCKS: tuple[str, ...] = ("linear", "conv2d", "max_pool2d", "flatten")
+BUILDING_BLOCKS: tuple[str, ...] = tuple(n for n, b in BLOCKS.items() if b.role == "building_block")
 
 
-#: Block name -> class name, identical in every framework (impls/<framework>/units.py).
+def _class_name(block: BlockSpec, framework: str) -> str | None:
+    ref = block.classes.get(framework)
+    if isinstance(ref, str) and ref.startswith(f"impls.{framework}.units:"):
+        return ref.partition(":")[2]
+    return None
+
+
+#: Built-in block name -> class name, identical in every framework (impls/<framework>/units.py).
 CLASS_NAMES: Mapping[str, str] = MappingProxyType({
-    "aptx_activation": "APTxActivation",
-    "aptx_layer": "APTxLayer",
-    "actmix": "ActMix",
-    "lselu": "LearnableSELU",
-    "relu": "ReLU",
-    "prelu": "PReLU",
-    "swish": "Swish",
-    "gelu": "GELU",
-    "tanh": "Tanh",
-    "sigmoid": "Sigmoid",
-    "softmax": "Softmax",
-    "yat_dense": "YatDense",
-    "yat_conv2d": "YatConv2D",
-    "softermax": "Softermax",
-    "softer_sigmoid": "SofterSigmoid",
-    "soft_tanh": "SoftTanh",
-    "linear": "Linear",
-    "conv2d": "Conv2D",
-    "max_pool2d": "MaxPool2D",
-    "flatten": "Flatten",
+    name: _class_name(b, "numpy") for name, b in BLOCKS.items() if _class_name(b, "numpy")
 })
 
 
+class _ClassTable(Mapping[str, type]):
+    """Block name -> native class of one framework: the backend's own classes, found in its
+    namespace when the backend is imported, and plug-in classes imported when first asked for
+    (a plug-in module importing the backend cannot then run into a half-imported backend)."""
+
+    def __init__(self, own: Mapping[str, type], framework: str) -> None:
+        self._own = dict(own)
+        self._framework = framework
+
+    def __getitem__(self, block: str) -> type:
+        if block in self._own:
+            return self._own[block]
+        return get_block(block).class_for(self._framework)
+
+    def __iter__(self):
+        return iter(n for n, b in BLOCKS.items() if self._framework in b.classes)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __contains__(self, block: object) -> bool:
+        return isinstance(block, str) and block in BLOCKS and self._framework in BLOCKS[block].classes
+
+
 def class_table(namespace: Mapping[str, Any], framework: str) -> Mapping[str, type]:
-    """Block name -> class, looked up by CLASS_NAMES in a backend's module namespace.
+    """Block name -> class for a backend, its own classes found by name in its namespace.
 
     Each backend calls ``class_table(globals(), "<framework>")`` once at the end of its units
-    module, so the block list and the class names live here only and a backend that lacks a
-    class fails at import with the names of what is missing.
+    module, so a backend that lacks a class of a built-in block fails at import with the names
+    of what is missing; plug-in classes join the table lazily.
     """
-    missing = [f"{block} ({name})" for block, name in CLASS_NAMES.items() if name not in namespace]
+    own: dict[str, type] = {}
+    missing = []
+    for name, b in BLOCKS.items():
+        class_name = _class_name(b, framework)
+        if class_name is None:
+            continue
+        if class_name in namespace:
+            own[name] = namespace[class_name]
+        else:
+            missing.append(f"{name} ({class_name})")
     if missing:
         raise ImportError(f"impls.{framework} has no class for block(s): {', '.join(missing)}")
-    return MappingProxyType({block: namespace[name] for block, name in CLASS_NAMES.items()})
+    return _ClassTable(own, framework)
 
 
 def get_block(name: str) -> BlockSpec:
@@ -661,9 +880,11 @@ def get_block(name: str) -> BlockSpec:
     try:
         return BLOCKS[name]
     except (KeyError, TypeError):
+        refused = "".join(f"; plug-in {label!r} was not registered ({why})"
+                          for label, why in PLUGIN_ERRORS.items())
         raise ValueError(
             f"unknown unit {name!r}; known units: {', '.join(UNITS)} "
-            f"(building blocks: {', '.join(BUILDING_BLOCKS)})"
+            f"(building blocks: {', '.join(BUILDING_BLOCKS)}){refused}"
         ) from None
 
 

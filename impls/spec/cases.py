@@ -108,3 +108,31 @@ CASES: tuple[Case, ...] = (
 
 #: Input scales every case is checked at: ordinary values and extreme ones (|x| up to ~100).
 SCALES: tuple[float, ...] = (1.0, 30.0)
+
+
+def _default_case(block: blocks.BlockSpec) -> Case:
+    """The smallest case a unit's kind allows, for a plug-in that lists none of its own."""
+    if block.kind == "dense":
+        return Case(block.name, dict(_DENSE))
+    if block.kind == "conv":
+        return Case(block.name, dict(_CONV), input_shape=(2, 3, 6, 5))
+    config = {block.width_option: 6} if block.width_option else {}
+    return Case(block.name, config, distribution="nonneg" if block.kind == "squasher" else "normal")
+
+
+def cases_for(unit: str) -> tuple[Case, ...]:
+    """Every case of one unit: the built-ins' from ``CASES``, a plug-in's from its spec
+    (``BlockSpec.cases``: mappings of ``config``, ``input_shape``, ``distribution``), or, when
+    it lists none, the default case of its kind."""
+    block = blocks.get_block(unit)
+    if block.origin == "neuronbench":
+        return tuple(c for c in CASES if c.unit == unit)
+    if not block.cases:
+        return (_default_case(block),)
+    default = _default_case(block)
+    return tuple(
+        Case(unit, dict(c.get("config", default.config)),
+             tuple(c.get("input_shape", default.input_shape)),
+             str(c.get("distribution", default.distribution)))
+        for c in block.cases
+    )

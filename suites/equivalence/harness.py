@@ -1,7 +1,7 @@
 """Run equivalence checks and return tidy rows.
 
 A *case* of the parity matrix is (unit, framework, dtype, mode). For each, every variant of the
-unit in ``impls.spec.cases.CASES`` is checked at every input scale: forward and each gradient
+unit (``impls.spec.cases.cases_for``: the built-ins' ``CASES``, a plug-in's own) is checked at every input scale: forward and each gradient
 (input and every trainable parameter), plus parameter names/shapes parity and 10-step SGD and
 Adam trajectories of a small model built from the unit. Every comparison becomes one
 :class:`Row`, so reports can be rebuilt from rows alone.
@@ -16,7 +16,7 @@ import numpy as np
 
 import impls
 from impls import spec
-from impls.spec.cases import CASES, SCALES, Case
+from impls.spec.cases import SCALES, Case, cases_for
 from impls.spec.tolerances import max_abs, relative_l2, tolerance
 
 TRAJECTORY_STEPS = 10
@@ -156,7 +156,7 @@ def check_group(key: GroupKey, trajectories: bool = True) -> list[Row]:
     """Every row of one (unit, framework, dtype, mode) cell of the parity matrix."""
     unit, framework, dtype, mode = key
     rows: list[Row] = []
-    for case in (c for c in CASES if c.unit == unit):
+    for case in cases_for(unit):
         rows.extend(check_variant(case, framework, dtype, mode))
     if trajectories:
         for optimizer in OPTIMIZERS:

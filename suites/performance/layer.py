@@ -57,9 +57,42 @@ def network(unit: str, width: int = OUT_FEATURES, in_features: int = IN_FEATURES
         "linear_lselu": (linear, ("lselu", {})),
         "linear_aptx_activation": (linear, ("aptx_activation", {})),
     }
-    if unit not in networks:
-        raise ValueError(f"unknown benchmark unit {unit!r}; known: {', '.join(networks)}")
-    return networks[unit]
+    if unit in networks:
+        return networks[unit]
+    block = _unit_of_case(unit)
+    if block is None:
+        raise ValueError(f"unknown benchmark unit {unit!r}; known: {', '.join(networks)}, or "
+                         "case_name(u) of any dense unit or activation u")
+    from impls.spec import hidden_layers
+
+    # Any other unit (a plug-in's too) forms the hidden layer the MLP protocols give it.
+    return tuple((ls.block, dict(ls.config)) for ls in hidden_layers(block, in_features, width))
+
+
+_CASE_PREFIXES = {"activation": "linear_", "squasher": "yat_", "dense": ""}
+
+
+def case_name(unit: str) -> str:
+    """The benchmark case of a unit: ``linear_<unit>`` for an activation (it replaces the ReLU
+    after a Linear), ``yat_<unit>`` for a squasher, the unit itself for a dense layer."""
+    from impls.spec import get_block
+
+    kind = get_block(unit).kind
+    if kind not in _CASE_PREFIXES:
+        raise ValueError(f"unit {unit!r} is a {kind} block; the layer benchmark times dense "
+                         "layers and activations")
+    return _CASE_PREFIXES[kind] + unit
+
+
+def _unit_of_case(name: str) -> str | None:
+    """The unit a case name stands for (the inverse of ``case_name``), or None."""
+    from impls.spec import UNITS, get_block
+
+    for unit in UNITS:
+        kind = get_block(unit).kind
+        if kind in _CASE_PREFIXES and _CASE_PREFIXES[kind] + unit == name:
+            return unit
+    return None
 
 
 CASE_UNITS = ("linear_relu", "aptx_layer", "yat_dense", "linear_actmix", "linear_lselu",
@@ -287,7 +320,7 @@ def plan(frameworks: Sequence[str], *, units: Sequence[str] | None = None,
 
     threads = threads or len(os.sched_getaffinity(0))
     units = list(units or CASE_UNITS)
-    unknown = [u for u in units if u not in NETWORKS]
+    unknown = [u for u in units if u not in NETWORKS and _unit_of_case(u) is None]
     if unknown:
         raise ValueError(f"unknown benchmark unit(s) {', '.join(unknown)}; known: {', '.join(NETWORKS)}")
     scaling_frameworks = list(frameworks if scaling_frameworks is None else scaling_frameworks)

@@ -32,8 +32,8 @@ def test_half_built_backend_is_a_clear_error(monkeypatch) -> None:
 
 
 def test_class_table_names_missing_classes() -> None:
-    with pytest.raises(ImportError, match=r"impls.demo has no class for block\(s\): aptx_activation \(APTxActivation\)"):
-        spec.blocks.class_table({}, "demo")
+    with pytest.raises(ImportError, match=r"impls.numpy has no class for block\(s\): aptx_activation \(APTxActivation\)"):
+        spec.blocks.class_table({}, "numpy")
 
 
 def test_unknown_framework_and_mode_are_errors() -> None:
