@@ -121,14 +121,14 @@ def test_spec_problems_are_checked_for_builtins_and_plugins_alike() -> None:
 
 def test_the_spec_is_the_only_registry() -> None:
     """UNITS, building blocks, class names and oracles all come from the block specs."""
-    assert spec.UNITS == tuple(n for n, b in spec.BLOCKS.items() if b.role == "unit")
+    assert tuple(n for n, b in spec.BLOCKS.items() if b.role == "unit") == spec.UNITS
     assert spec.BUILDING_BLOCKS == ("linear", "conv2d", "max_pool2d", "flatten")
     assert blocks.CLASS_NAMES["lselu"] == "LearnableSELU"
     from impls.spec import oracle
 
     assert oracle.oracle_of("relu") is oracle._relu
     # Model rules read the spec: width options, axis options and scale invariance.
-    (linear, prelu) = spec.hidden_layers("prelu", 4, 3)
+    (_linear, prelu) = spec.hidden_layers("prelu", 4, 3)
     assert prelu.config["features"] == 3 and prelu.config["axis"] == -1
     assert spec.hidden_layers("softermax", 4, 3)[0].config["alpha"] is None
     assert spec.hidden_layers("soft_tanh", 4, 3)[0].config["alpha"] == "learnable"
