@@ -27,13 +27,21 @@ Every framework starts from the same canonical float64 initialisation
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from impls import spec
-from impls.registry import FRAMEWORKS, FrameworkUnavailableError, framework_of, load_backend
+from impls.registry import (
+    FRAMEWORKS,
+    FrameworkUnavailableError,
+    UnitNotProvidedError,
+    framework_of,
+    load_backend,
+)
 from impls.spec import UNITS, LayerSpec
+from impls.spec.arrays import check_array
 from impls.training import TrainState
 
 __all__ = [
@@ -41,6 +49,7 @@ __all__ = [
     "UNITS",
     "FrameworkUnavailableError",
     "TrainState",
+    "UnitNotProvidedError",
     "build",
     "build_model",
     "evaluate_accuracy",
@@ -77,6 +86,7 @@ def build(unit: str, framework: str, *, seed: int = 0, dtype: str = "float32", *
     from impls.registry import check_framework
 
     check_framework(framework)
+    spec.get_block(unit).check_provides(framework)  # a unit absent in a framework says so
     spec.check_dtype(dtype)
     spec.check_representable(unit, resolved, dtype)
     params = spec.init_params(unit, resolved, seed=seed)
@@ -113,11 +123,43 @@ def get_params(layer: Any) -> dict[str, np.ndarray]:
     return load_backend(framework_of(layer)).get_params(layer)
 
 
-def set_params(layer: Any, params: dict[str, Any]) -> None:
-    """Load canonical parameters into a native layer, after checking names and shapes."""
-    ls = layer_spec(layer)
-    spec.check_params(ls.block, ls.config, params)
-    load_backend(framework_of(layer)).set_params(layer, {k: np.asarray(v) for k, v in params.items()})
+def set_params(layer: Any, params: Mapping[str, Any]) -> None:
+    """Load canonical parameters into a native layer, all or nothing.
+
+    Every value is checked before the layer is touched (``_checked_params``: names, shapes, real
+    finite numbers that fit the layer's dtype), so a refused call changes nothing; the backend
+    puts the previous values back if it fails part-way itself.
+    """
+    values = _checked_params("set_params", layer_spec(layer), params, _dtype_of(layer))
+    load_backend(framework_of(layer)).set_params(layer, values)
+
+
+def _dtype_of(owner: Any) -> str:
+    """The dtype name a native layer or model computes in (each backend's ``params.dtype_name``).
+
+    Arrays are cast to it here, at the boundary, so every backend receives its own dtype and
+    no framework's own conversion rules (from integers, from float64) decide what it computes on.
+    """
+    import importlib
+
+    framework = framework_of(owner)
+    load_backend(framework)
+    return importlib.import_module(f"impls.{framework}.params").dtype_name(owner)
+
+
+def _checked_params(where: str, ls: LayerSpec, params: Any, dtype: str,
+                    index: int | None = None) -> dict[str, np.ndarray]:
+    """Canonical parameters of one layer as arrays in ``dtype``, or a ValueError naming the
+    unit and the parameter: None, strings, booleans, complex numbers, NaN, +-inf and values that
+    overflow ``dtype`` (1e39 into float32) are refused, then names and shapes are checked."""
+    unit = f"unit {ls.block!r}" + ("" if index is None else f" (layer {index})")
+    if not isinstance(params, Mapping):
+        raise ValueError(f"{where}: parameters of {unit} must be a dict of name -> array, "
+                         f"received {type(params).__name__}")
+    values = {name: check_array(value, what=f"{where}: {unit} parameter {name!r}", dtype=dtype, finite=True)
+              for name, value in params.items()}
+    spec.check_params(ls.block, ls.config, values)
+    return values
 
 
 def _backend_in_mode(layer: Any, mode: str) -> Any:
@@ -135,17 +177,45 @@ def forward(layer: Any, x: Any, mode: str = "eager") -> np.ndarray:
     NumPy has eager only.
     """
     ls = layer_spec(layer)
-    x = np.asarray(x)
+    x = check_array(x, what="forward: input x", dtype=_dtype_of(layer))
     spec.check_input(ls.block, ls.config, x)
     return _backend_in_mode(layer, mode).forward(layer, x, mode)
 
 
 def vjp(layer: Any, x: Any, upstream: Any, mode: str = "eager") -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Gradients of sum(upstream * layer(x)) w.r.t. x and every trainable parameter."""
+    """Gradients of sum(upstream * layer(x)) w.r.t. x and every trainable parameter.
+
+    ``upstream`` must have exactly the shape of ``layer(x)``: the frameworks would otherwise
+    broadcast it, or not, each in its own way.
+    """
     ls = layer_spec(layer)
-    x = np.asarray(x)
+    dtype = _dtype_of(layer)
+    x = check_array(x, what="vjp: input x", dtype=dtype)
     spec.check_input(ls.block, ls.config, x)
-    return _backend_in_mode(layer, mode).vjp(layer, x, np.asarray(upstream), mode)
+    upstream = check_array(upstream, what="vjp: upstream", dtype=dtype)
+    expected = _output_shape(layer, ls, x)
+    if upstream.shape != expected:
+        raise ValueError(f"vjp: upstream has shape {upstream.shape}, but the output of unit "
+                         f"{ls.block!r} for an input of shape {x.shape} has shape {expected}")
+    return _backend_in_mode(layer, mode).vjp(layer, x, upstream, mode)
+
+
+#: Block kinds whose output has the shape of their input (element-wise, or normalised along one
+#: axis): every activation and squasher (impls/spec/blocks.py, KINDS).
+_SHAPE_PRESERVING_KINDS = ("activation", "squasher")
+
+
+def _output_shape(layer: Any, ls: LayerSpec, x: np.ndarray) -> tuple[int, ...]:
+    """The shape of ``layer(x)``, from the spec, without running the layer on ``x``.
+
+    Dense, convolution and structural blocks map each row on its own, so the oracle on a single
+    row of ones gives every axis but the batch axis (cheap, and the same in every framework).
+    """
+    if spec.get_block(ls.block).kind in _SHAPE_PRESERVING_KINDS:
+        return x.shape
+    with np.errstate(all="ignore"):
+        row = spec.reference(ls.block, get_params(layer), np.ones((1, *x.shape[1:])), **ls.config)
+    return (x.shape[0], *row.shape[1:])
 
 
 def build_model(architecture: Any, framework: str, *, seed: int = 0, dtype: str = "float32") -> Any:
@@ -160,6 +230,7 @@ def build_model(architecture: Any, framework: str, *, seed: int = 0, dtype: str 
     for ls in layers:
         # A hand-made LayerSpec skipped resolve_config: re-check it, then its dtype fit.
         spec.check_representable(ls.block, spec.resolve_config(ls.block, ls.config), dtype)
+        spec.get_block(ls.block).check_provides(framework)
     params = spec.models.init_model_params(layers, seed)
     return load_backend(framework).build_model(layers, params, dtype)
 
@@ -169,27 +240,46 @@ def get_model_params(model: Any) -> list[dict[str, np.ndarray]]:
     return load_backend(framework_of(model)).get_model_params(model)
 
 
-def set_model_params(model: Any, params: list[dict[str, Any]]) -> None:
-    """Load canonical per-layer parameters into a native model (names and shapes checked)."""
+def set_model_params(model: Any, params: Sequence[Mapping[str, Any]]) -> None:
+    """Load canonical per-layer parameters into a native model, all or nothing.
+
+    Every layer's values are checked as in ``set_params`` before any layer is touched; if the
+    backend fails part-way (a later layer), every layer gets its previous values back.
+    """
     layers = model.layer_specs
+    if not isinstance(params, Sequence) or isinstance(params, (str, bytes)):
+        raise ValueError(f"set_model_params: expected one dict per layer, received {type(params).__name__}")
     if len(params) != len(layers):
         raise ValueError(f"model has {len(layers)} layers, received parameters for {len(params)}")
-    for ls, p in zip(layers, params, strict=True):
-        spec.check_params(ls.block, ls.config, p)
-    load_backend(framework_of(model)).set_model_params(model, [{k: np.asarray(v) for k, v in p.items()} for p in params])
+    dtype = _dtype_of(model)
+    values = [_checked_params("set_model_params", ls, p, dtype, index)
+              for index, (ls, p) in enumerate(zip(layers, params, strict=True))]
+    backend = load_backend(framework_of(model))
+    before = backend.get_model_params(model)
+    try:
+        backend.set_model_params(model, values)
+    except BaseException:
+        backend.set_model_params(model, before)
+        raise
 
 
 def model_forward(model: Any, x: Any, mode: str = "eager") -> np.ndarray:
     """Run a native model on a NumPy input and return NumPy outputs (logits)."""
-    x = np.asarray(x)
+    x = _checked_model_input("model_forward", model, x)
+    return _backend_in_mode(model, mode).model_forward(model, x, mode)
+
+
+def _checked_model_input(where: str, model: Any, x: Any) -> np.ndarray:
+    """``x`` as real numbers in the model's dtype that its first block accepts (rank, width)."""
+    x = check_array(x, what=f"{where}: input x", dtype=_dtype_of(model))
     first = model.layer_specs[0]
     spec.check_input(first.block, first.config, x)
-    return _backend_in_mode(model, mode).model_forward(model, x, mode)
+    return x
 
 
 def predict(model: Any, x: Any, batch_size: int = 1000, mode: str = "eager") -> np.ndarray:
     """Logits of a native model for every row of ``x``, computed ``batch_size`` rows at a time."""
-    x = np.asarray(x)
+    x = _checked_model_input("predict", model, x)
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, received {batch_size!r}")
     if len(x) == 0:
@@ -200,10 +290,20 @@ def predict(model: Any, x: Any, batch_size: int = 1000, mode: str = "eager") -> 
 
 def evaluate_accuracy(model: Any, x: Any, labels: Any, batch_size: int = 1000,
                       mode: str = "eager") -> int:
-    """Number of rows whose arg-max logit is the label, evaluated ``batch_size`` rows at a time."""
-    x, labels = np.asarray(x), np.asarray(labels)
-    if len(x) != len(labels):
-        raise ValueError(f"{len(x)} inputs but {len(labels)} labels")
+    """Number of rows whose arg-max logit is the label, evaluated ``batch_size`` rows at a time.
+
+    ``labels`` must be integer class indices, one per row of ``x``, each in [0, outputs): a
+    label the model cannot output would otherwise just count as a miss, and float or boolean
+    labels would compare by value.
+    """
+    from impls import training
+
+    x = _checked_model_input("evaluate_accuracy", model, x)
+    labels = check_array(labels, what="evaluate_accuracy: labels")
+    if labels.ndim == 1 and len(labels) != len(x):
+        raise ValueError(f"evaluate_accuracy: {len(x)} inputs but {len(labels)} labels")
+    labels = training.check_labels(labels, training.output_width(model), len(x),
+                                   what="evaluate_accuracy: labels")
     logits = predict(model, x, batch_size, mode)
     return int(np.sum(np.argmax(logits, axis=1) == labels))
 
@@ -223,7 +323,7 @@ def init_train_state(model: Any, loss: str, rule: Any, mode: str = "eager",
     backend = _backend_in_mode(model, mode)
     state = TrainState(model=model, framework=framework_of(model), loss=loss, rule=rule, mode=mode,
                        clip_norm=clip_norm, lr=training.check_learning_rate(rule.lr), step=0,
-                       n_outputs=training.output_width(model))
+                       n_outputs=training.output_width(model), dtype=_dtype_of(model))
     state.optimizer_state = backend.init_optimizer_state(state)
     return state
 

@@ -14,7 +14,8 @@ between. So training is split in two calls, the same in every framework::
 optax state) and only the backend that created it reads it. Labels and targets are validated
 here, once, before any framework sees them: integer class labels in ``[0, classes)`` for
 cross-entropy (a label of -1 or ``classes`` is an error in every framework, not a silently
-wrong class or a NaN), finite numbers of the output's shape for MSE.
+wrong class or a NaN), finite numbers of the output's shape for MSE. Every batch's ``x`` passes the
+array check of every public entry point (``impls.spec.arrays.check_array``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from impls.spec import training as rules
+from impls.spec.arrays import check_array
 
 
 @dataclass(eq=False)
@@ -42,6 +44,7 @@ class TrainState:
     lr: float
     step: int
     n_outputs: int
+    dtype: str                      # the model's dtype name: every batch's x is cast to it
     optimizer_state: Any = None
     entropy_weight: float = 0.0     # lambda of the ActMix entropy penalty (impls.set_entropy_weight)
 
@@ -54,17 +57,21 @@ def output_width(model: Any) -> int:
     raise ValueError("cannot tell the output width of this model: no block has out_features")
 
 
-def check_labels(labels: Any, n_classes: int, batch: int) -> np.ndarray:
-    """Integer class labels of shape [batch] with every value in [0, n_classes)."""
-    labels = np.asarray(labels)
+def check_labels(labels: Any, n_classes: int, batch: int, what: str = "cross-entropy labels"
+                 ) -> np.ndarray:
+    """Integer class labels of shape [batch] with every value in [0, n_classes).
+
+    ``what`` starts every error message (training and ``impls.evaluate_accuracy`` share this).
+    """
+    labels = check_array(labels, what=what)
     if labels.dtype.kind not in "iu":
-        raise ValueError(f"cross-entropy labels must be integers, received dtype {labels.dtype}")
+        raise ValueError(f"{what} must be integers, received dtype {labels.dtype}")
     if labels.shape != (batch,):
-        raise ValueError(f"cross-entropy labels must have shape ({batch},) for a batch of {batch}, "
+        raise ValueError(f"{what} must have shape ({batch},) for a batch of {batch}, "
                          f"received {labels.shape}")
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
         bad = labels[(labels < 0) | (labels >= n_classes)]
-        raise ValueError(f"labels must lie in [0, {n_classes}) for a model with {n_classes} outputs; "
+        raise ValueError(f"{what} must lie in [0, {n_classes}) for a model with {n_classes} outputs; "
                          f"received {bad[:5].tolist()}")
     return labels.astype(np.int64, copy=False)
 
@@ -84,12 +91,16 @@ def check_targets(targets: Any, n_outputs: int, batch: int) -> np.ndarray:
 
 def validated_batches(state: TrainState, batches: Iterable[tuple[Any, Any]]
                       ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """The batches with inputs checked against the first block and targets against the loss."""
+    """The batches with inputs checked against the first block and targets against the loss.
+
+    Each ``x`` passes the public API's array check (``impls.spec.arrays.check_array``: real
+    numbers, not ragged) and is cast to the model's dtype, as in ``impls.model_forward``.
+    """
     from impls.spec import check_input
 
     first = state.model.layer_specs[0]
-    for x, target in batches:
-        x = np.asarray(x)
+    for index, (x, target) in enumerate(batches):
+        x = check_array(x, what=f"train_steps: batch {index} input x", dtype=state.dtype)
         check_input(first.block, first.config, x)
         if state.loss == "cross_entropy":
             yield x, check_labels(target, state.n_outputs, x.shape[0])
