@@ -95,6 +95,11 @@ def _framework_flags() -> dict[str, object]:
             flags["torch.float32_matmul_precision"] = torch.get_float32_matmul_precision()
             flags["torch.allow_tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
             flags["torch.deterministic"] = bool(torch.are_deterministic_algorithms_enabled())
+    if "tensorflow" in sys.modules:
+        with _suppress():
+            from tensorflow.python.framework import config as tf_config
+
+            flags["tf.op_determinism"] = bool(tf_config.is_op_determinism_enabled())
     jax = sys.modules.get("jax")
     if jax is not None:
         with _suppress():

@@ -21,6 +21,7 @@ import time
 import traceback
 from pathlib import Path
 
+from suites.results import write_atomic
 from suites.stages import STAGES, StageOptions
 
 PROFILES = ("quick", "paper")
@@ -85,14 +86,14 @@ def run_command(args: argparse.Namespace) -> int:
                         "produces": stage.produces,
                         "produced": _produced(stage.writes, options, manifests_before, wall_start)})
         status = status or (code or 0)
-    options.results_dir.mkdir(parents=True, exist_ok=True)
-    (options.results_dir / "stages.json").write_text(json.dumps(
-        {"profile": args.profile, "stages": summary}, indent=2) + "\n")
+    # Atomic (tmp file + os.replace): a reproduction killed while writing its summary leaves the
+    # previous one whole, and a full disk says which file it could not write.
+    write_atomic(options.results_dir / "stages.json",
+                 json.dumps({"profile": args.profile, "stages": summary}, indent=2) + "\n")
     lines = ["# Reproduction stages", "", f"profile: {args.profile}", "",
              "| stage | status | output |", "|---|---|---|"]
     lines += [f"| {s['stage']} | {s['status']} | {s['produces']} |" for s in summary]
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "STAGES.md").write_text("\n".join(lines) + "\n")
+    write_atomic(args.out / "STAGES.md", "\n".join(lines) + "\n")
     _print_summary(summary)
     return status
 

@@ -119,15 +119,63 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+#: errno values that mean the file system is out of room (a full disk or a spent quota).
+NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class StoreWriteError(OSError):
+    """A file of the results store could not be written; the message names the path and says
+    "disk full" when the disk (or quota) ran out, so a user knows what to free and where.
+
+    Nothing partial is left behind: the temporary file is removed and the target keeps its
+    previous content (or stays absent), so a rerun recomputes exactly what was not stored.
+    """
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        self.path = Path(path)
+        self.disk_full = error.errno in NO_SPACE_ERRNOS
+        reason = ("disk full (no space left on device)" if self.disk_full
+                  else error.strerror or str(error))
+        super().__init__(error.errno, reason, str(path))
+        self.message = (f"cannot write {path}: {reason}; nothing partial was kept, and the trials "
+                        "recorded before it are safe: free space and rerun to compute the rest")
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self):
+        return (_rebuild_write_error, (str(self.path), self.errno, self.strerror))
+
+
+def _rebuild_write_error(path: str, number: int | None, reason: str | None) -> StoreWriteError:
+    return StoreWriteError(Path(path), OSError(number, reason))
+
+
+def _write_data(fh: Any, data: bytes) -> None:
+    """The store's one low-level write: every store file's bytes go through here (a test
+    replaces it to inject a full disk part-way through a file)."""
+    fh.write(data)
+
+
 def write_atomic(path: Path, text: str) -> None:
-    """tmp file + fsync + os.replace: a reader sees the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """tmp file + fsync + os.replace: a reader sees the old file or the new one, never half.
+
+    A failed write (a full disk, most often) removes the temporary file and raises
+    StoreWriteError naming ``path``: a half-written tmp file must not fill the disk further,
+    and the target is never touched before its new bytes are safely on disk.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tmp.open("wb") as fh:
+            _write_data(fh, text.encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise StoreWriteError(path, error) from error
     _fsync_dir(path.parent)
 
 
@@ -351,8 +399,13 @@ def write_results(results_dir: Path) -> list[Path]:
     table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
     parquet = results_dir / "rows.parquet"
     tmp = results_dir / f".rows.parquet.{os.getpid()}.tmp"
-    pq.write_table(table, tmp)
-    os.replace(tmp, parquet)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, parquet)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise StoreWriteError(parquet, error) from error
     csv_path = results_dir / "rows.csv"
     write_atomic(csv_path, frame.to_csv(index=False))
     trials_path = results_dir / "trials.csv"
@@ -366,6 +419,7 @@ __all__ = [
     "SCHEMA",
     "ResultsLocked",
     "SchemaError",
+    "StoreWriteError",
     "delete_suite",
     "load_manifests",
     "load_records",

@@ -12,7 +12,12 @@ resume rules; in short:
   corrupt records, detected by their sha256) run again;
 * the parent process writes every record atomically the moment its trial finishes, so a
   SIGKILL loses at most the trials that were running;
-* one run at a time per results directory (``flock`` on ``results_dir/.lock``).
+* one run at a time per results directory (``flock`` on ``results_dir/.lock``);
+* every trial runs under the determinism switch (``suites.settings.enable_determinism``) unless
+  the caller turns it off, and its record says what was in force, beside the trial's seed;
+* a Dask worker lost in the middle of a trial (``KilledWorker``) costs one retry of that trial,
+  not a failed record; a record the disk has no room for stops the run with an error naming
+  the file (``results.StoreWriteError``) and leaves nothing partial behind.
 """
 
 from __future__ import annotations
@@ -57,6 +62,11 @@ __all__ = [
 FINAL = ("ok", "diverged")
 KEY_LENGTH = 20
 EXECUTORS = ("processes", "inline", "dask")
+#: Times the runner resubmits a trial whose Dask worker was lost (``KilledWorker``), on top of
+#: the scheduler's own ``allowed-failures``: a worker killed from outside (OOM killer, a
+#: pre-empted node) is not the trial's fault, while a trial that kills every worker it runs on
+#: still ends as a failed record after one more try.
+WORKER_LOSS_RETRIES = 1
 
 
 # -- trials --------------------------------------------------------------------------------
@@ -265,15 +275,23 @@ def resolve(fn: str) -> Callable[[dict], list[dict]]:
     return getattr(importlib.import_module(module), name)
 
 
-def execute(fn: str, config: Mapping[str, Any]) -> dict[str, Any]:
+def execute(fn: str, config: Mapping[str, Any], frameworks: Sequence[str] = (),
+            deterministic: bool = True) -> dict[str, Any]:
     """Run one trial function and report what happened; never raises for a trial's error.
 
     Runs in the worker; it does not touch the results directory (a Dask worker may be on
-    another machine): the parent writes the record.
+    another machine): the parent writes the record. With ``deterministic`` the determinism
+    switch of the trial's ``frameworks`` (distributions) is turned on first, in this process,
+    before the trial imports anything, and what it put in force is reported with the outcome.
     """
+    from suites import settings
+
     started, t0 = _now(), time.perf_counter()
-    outcome: dict[str, Any] = {"status": "ok", "rows": [], "error": None, "diverged_epoch": None}
+    outcome: dict[str, Any] = {"status": "ok", "rows": [], "error": None, "diverged_epoch": None,
+                               "determinism": {"enabled": False}}
     try:
+        if deterministic:
+            outcome["determinism"] = {"enabled": True, **settings.enable_determinism(frameworks)}
         rows = resolve(fn)(json.loads(store.canonical_json(dict(config))))
         outcome["rows"] = list(rows)
     except Diverged as diverged:
@@ -291,7 +309,8 @@ def _crashed(error: BaseException) -> dict[str, Any]:
     """Outcome of a trial whose worker died or whose future failed outside the trial."""
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     return {"status": "failed", "rows": [], "error": f"worker failure: {text}", "diverged_epoch": None,
-            "started": None, "finished": _now(), "wall_s": None, "host": None, "pid": None}
+            "started": None, "finished": _now(), "wall_s": None, "host": None, "pid": None,
+            "determinism": None}
 
 
 # -- the grid ------------------------------------------------------------------------------
@@ -367,7 +386,7 @@ class _Progress:
             self._running: dict[str, Any] = {}
 
     def start(self, planned: _Planned) -> None:
-        if self._bar is not None:
+        if self._bar is not None and planned.key not in self._running:  # a retry keeps its line
             self._running[planned.key] = self._bar.add_task(f"  {planned.trial.suite} {planned.label}",
                                                              total=None)
 
@@ -385,6 +404,13 @@ class _Progress:
             self._bar.advance(self._grid)
             if payload["status"] != "ok":
                 self._bar.console.print(line, highlight=False)
+        elif self.mode == "plain":
+            print(line, file=sys.stderr, flush=True)
+
+    def note(self, line: str) -> None:
+        """A line that is not a finished trial (a retry), shown unless progress is off."""
+        if self._bar is not None:
+            self._bar.console.print(line, highlight=False)
         elif self.mode == "plain":
             print(line, file=sys.stderr, flush=True)
 
@@ -437,6 +463,8 @@ class _Recorder:
             "diverged_epoch": outcome["diverged_epoch"] if status == "diverged" else None,
             "started": outcome["started"], "finished": outcome["finished"], "wall_s": outcome["wall_s"],
             "host": outcome["host"], "pid": outcome["pid"], "run_id": self.run_id,
+            "seed": trial.config.get("seed"), "determinism": outcome.get("determinism"),
+            "attempts": outcome.get("attempts", 1),
         }
         store.write_record(self.results_dir, payload)
         candidates = None if self.identities is None else self.identities.get(planned.identity, set())
@@ -450,14 +478,20 @@ class _Recorder:
 
 def _window(queue: deque[_Planned], capacity: int, submit: Callable[[_Planned], Any],
             wait_first: Callable[[list[Any]], Iterable[Any]], take: Callable[[Any], dict[str, Any]],
-            record: _Recorder, broken: type[BaseException] | None = None) -> list[_Planned]:
+            record: _Recorder, broken: type[BaseException] | None = None,
+            lost: tuple[type[BaseException], ...] = (), retries: int = 0) -> list[_Planned]:
     """Keep ``capacity`` trials in flight, record each as it finishes.
 
     Bounding what is submitted (rather than submitting the whole grid) makes "running" in the
     progress display true and, when a worker crash breaks a process pool, leaves the unstarted
     trials in ``queue``. Returns the trials that were in flight when the pool broke.
+
+    A future that fails with one of ``lost`` (its worker died under it) puts the trial back at
+    the head of the queue, up to ``retries`` times; the record then says how many attempts it
+    took.
     """
     running: dict[Any, _Planned] = {}
+    retried: dict[int, int] = {}  # id(planned) -> resubmissions so far
     while queue or running:
         while queue and len(running) < capacity:
             planned = queue.popleft()
@@ -480,8 +514,15 @@ def _window(queue: deque[_Planned], capacity: int, submit: Callable[[_Planned], 
             except Exception as error:
                 if broken is not None and isinstance(error, broken):
                     return [planned, *running.values()]
+                if lost and isinstance(error, lost) and retried.get(id(planned), 0) < retries:
+                    retried[id(planned)] = retried.get(id(planned), 0) + 1
+                    record.progress.note(f"{planned.trial.suite} {planned.label}: worker lost "
+                                         f"({type(error).__name__}); retrying, attempt "
+                                         f"{retried[id(planned)] + 1} of {retries + 1}")
+                    queue.appendleft(planned)
+                    continue
                 outcome = _crashed(error)
-            record(planned, outcome)
+            record(planned, {**outcome, "attempts": retried.get(id(planned), 0) + 1})
     return []
 
 
@@ -489,11 +530,12 @@ def _cf_wait(futures: list[cf.Future]) -> set[cf.Future]:
     return cf.wait(futures, return_when=cf.FIRST_COMPLETED).done
 
 
-def _submit_to(pool: Any) -> Callable[[_Planned], Any]:
-    return lambda planned: pool.submit(execute, planned.trial.fn, planned.trial.config.to_dict())
+def _submit_to(pool: Any, deterministic: bool) -> Callable[[_Planned], Any]:
+    return lambda planned: pool.submit(execute, planned.trial.fn, planned.trial.config.to_dict(),
+                                       planned.trial.frameworks, deterministic)
 
 
-def _run_processes(queue: deque[_Planned], jobs: int, record: _Recorder) -> None:
+def _run_processes(queue: deque[_Planned], jobs: int, record: _Recorder, deterministic: bool) -> None:
     """A spawn-context process pool; a worker crash (BrokenProcessPool) fails only its trial.
 
     After a break the trials that were in flight are rerun one per fresh single-worker pool to
@@ -505,8 +547,8 @@ def _run_processes(queue: deque[_Planned], jobs: int, record: _Recorder) -> None
     while queue:
         with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
             try:
-                suspects = _window(queue, jobs, _submit_to(pool), _cf_wait, cf.Future.result, record,
-                                   broken=BrokenProcessPool)
+                suspects = _window(queue, jobs, _submit_to(pool, deterministic), _cf_wait,
+                                   cf.Future.result, record, broken=BrokenProcessPool)
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
@@ -515,13 +557,21 @@ def _run_processes(queue: deque[_Planned], jobs: int, record: _Recorder) -> None
             continue
         for planned in suspects:
             with cf.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-                _window(deque([planned]), 1, _submit_to(pool), _cf_wait, cf.Future.result, record)
+                _window(deque([planned]), 1, _submit_to(pool, deterministic), _cf_wait,
+                        cf.Future.result, record)
 
 
 def _run_dask(queue: deque[_Planned], record: _Recorder, scheduler: str | None,
-              dask_workers: int | None) -> None:
-    """Submit to a Dask cluster: an existing one (``scheduler``) or a LocalCluster."""
-    from distributed import Client, LocalCluster
+              dask_workers: int | None, deterministic: bool) -> None:
+    """Submit to a Dask cluster: an existing one (``scheduler``) or a LocalCluster.
+
+    A trial whose worker dies under it comes back as ``KilledWorker`` once the scheduler's own
+    ``allowed-failures`` are spent (0 on some clusters); the runner then resubmits it
+    (``WORKER_LOSS_RETRIES``) under a new task key, since Dask keeps the failed key's error.
+    """
+    from itertools import count
+
+    from distributed import Client, KilledWorker, LocalCluster
     from distributed import wait as dask_wait
 
     cluster = None
@@ -533,16 +583,18 @@ def _run_dask(queue: deque[_Planned], record: _Recorder, scheduler: str | None,
         client = Client(cluster)
     try:
         capacity = max(1, sum(client.nthreads().values()))
-        token = secrets.token_hex(4)
+        token, submissions = secrets.token_hex(4), count()
 
         def submit(planned: _Planned) -> Any:
             return client.submit(execute, planned.trial.fn, planned.trial.config.to_dict(),
-                                 key=f"trial-{planned.key}-{token}", pure=False)
+                                 planned.trial.frameworks, deterministic,
+                                 key=f"trial-{planned.key}-{token}-{next(submissions)}", pure=False)
 
         def wait_first(futures: list[Any]) -> Iterable[Any]:
             return dask_wait(futures, return_when="FIRST_COMPLETED").done
 
-        _window(queue, capacity, submit, wait_first, lambda f: f.result(), record)
+        _window(queue, capacity, submit, wait_first, lambda f: f.result(), record,
+                lost=(KilledWorker,), retries=WORKER_LOSS_RETRIES)
     finally:
         client.close()
         if cluster is not None:
@@ -558,16 +610,21 @@ def _new_run_id() -> str:
 def run_grid(trials: Iterable[Trial], results_dir: str | os.PathLike[str], *,
              executor: str = "processes", jobs: int | None = None, scheduler: str | None = None,
              dask_workers: int | None = None, progress: Any = None,
-             run_config: Mapping[str, Any] | None = None) -> RunSummary:
+             run_config: Mapping[str, Any] | None = None, deterministic: bool = True) -> RunSummary:
     """Run every trial not finished in ``results_dir``; returns the counts.
 
     ``jobs`` (local processes) defaults to 1: trials that time things must not share the CPU;
     callers whose trials do not time anything may pass more. ``progress``: None/"auto",
-    "rich", "plain" or "off"/False. Raises ResultsLocked if another run holds the directory.
+    "rich", "plain" or "off"/False. ``deterministic`` turns on each trial's determinism switch
+    where it runs (``suites.settings.enable_determinism``; the inline executor switches this
+    process); a caller whose trials only start subprocesses may pass False to spare importing
+    the frameworks here. Raises ResultsLocked if another run holds the directory, and
+    StoreWriteError if a record cannot be written (a full disk): the records written before it
+    stay valid, and a rerun computes the rest.
     """
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
-    from suites import provenance
+    from suites import provenance, settings
 
     results_dir = Path(results_dir)
     run_id = _new_run_id()
@@ -589,7 +646,11 @@ def run_grid(trials: Iterable[Trial], results_dir: str | os.PathLike[str], *,
             "run_config": dict(run_config or {}),
             "suites": sorted({p.trial.suite for p in planned}),
             "trials": [{"key": p.key, "suite": p.trial.suite, "label": p.trial.label, "fn": p.trial.fn,
-                        "config": dict(p.trial.config), "fingerprint": p.fingerprint} for p in planned],
+                        "config": dict(p.trial.config), "fingerprint": p.fingerprint,
+                        "seed": p.trial.config.get("seed")} for p in planned],
+            "seeds": sorted({p.trial.config["seed"] for p in planned
+                             if isinstance(p.trial.config.get("seed"), int)}),
+            "determinism": settings.determinism_policy(deterministic),
             "provenance": provenance.manifest_info(),
         }
         store.write_manifest(results_dir, manifest)
@@ -599,18 +660,22 @@ def run_grid(trials: Iterable[Trial], results_dir: str | os.PathLike[str], *,
                   f"running {len(todo)}", file=sys.stderr, flush=True)
         identities = store.identity_index(results_dir, {item.identity for item in todo}) if todo else {}
         record = _Recorder(results_dir, run_id, summary, bar, identities)
+        failure: BaseException | None = None
         try:
             if executor == "inline":
-                while todo:
-                    item = todo.popleft()
-                    bar.start(item)
-                    record(item, execute(item.trial.fn, item.trial.config.to_dict()))
+                with settings.determinism_scope():  # this process is the caller's: undo after
+                    while todo:
+                        item = todo.popleft()
+                        bar.start(item)
+                        record(item, execute(item.trial.fn, item.trial.config.to_dict(),
+                                             item.trial.frameworks, deterministic))
             elif executor == "processes":
-                _run_processes(todo, max(1, jobs or 1), record)
+                _run_processes(todo, max(1, jobs or 1), record, deterministic)
             else:
-                _run_dask(todo, record, scheduler, dask_workers)
+                _run_dask(todo, record, scheduler, dask_workers, deterministic)
             manifest["state"] = "finished"
         except BaseException as error:
+            failure = error
             manifest["state"] = f"interrupted: {type(error).__name__}"
             raise
         finally:
@@ -619,8 +684,21 @@ def run_grid(trials: Iterable[Trial], results_dir: str | os.PathLike[str], *,
             manifest.update(finished=_now(), counts={"ok": summary.ok, "failed": summary.failed,
                                                      "diverged": summary.diverged,
                                                      "skipped": summary.skipped})
-            store.write_manifest(results_dir, manifest)
+            _close_manifest(results_dir, manifest, failure)
     return summary
+
+
+def _close_manifest(results_dir: Path, manifest: dict[str, Any], failure: BaseException | None) -> None:
+    """Write the final manifest; when the run is already failing (a full disk, most often, which
+    makes this write fail too) a failed write is reported on stderr and the first error, the
+    one that names the record that could not be stored, is the one raised."""
+    try:
+        store.write_manifest(results_dir, manifest)
+    except OSError as error:
+        if failure is None:
+            raise
+        print(f"warning: the manifest of run {manifest['run_id']} was not updated: {error}",
+              file=sys.stderr, flush=True)
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
@@ -642,6 +720,9 @@ def _main(argv: Sequence[str] | None = None) -> int:
     except ResultsLocked as error:
         print(f"error: {error}", file=sys.stderr)
         return 3
+    except store.StoreWriteError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 4
     print(summary)
     return 0 if summary.failed == 0 else 1
 

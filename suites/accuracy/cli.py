@@ -1,8 +1,9 @@
 """``neuronbench accuracy``: plan a protocol's grid, run it through the runner, summarise.
 
 Everything that can be checked is checked before the first trial starts: protocol, profile,
-units, variants, seeds, frameworks (each one imported), and the MNIST files (present and
-verified against their pinned checksums). Raw rows go to ``--results-dir`` (default
+units, variants, datasets, seeds, mode, dtype, jobs and frameworks, all at once (one error
+listing every problem, so a user fixes them in one go), then each framework imported and the
+data files present and verified against their pinned checksums. Raw rows go to ``--results-dir`` (default
 ``results/``); the committed ``reports/`` is written only by ``neuronbench report``.
 """
 
@@ -27,6 +28,42 @@ def _comma_list(value: str | None, what: str) -> list[str] | None:
     from suites.settings import comma_list
 
     return comma_list(value, what, "accuracy")
+
+
+def _names(value: str | None, option: str, problems: list[str]) -> list[str] | None:
+    """A ``--option a,b`` list (duplicates dropped); one that names nothing is a problem noted
+    in ``problems`` (not raised, so the other options are still checked)."""
+    if value is None:
+        return None
+    items = list(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+    if not items:
+        problems.append(f"--{option} is empty ({value!r}); give at least one name")
+        return None
+    return items
+
+
+def _run_option_problems(args: argparse.Namespace, problems: list[str]) -> tuple[str, ...] | None:
+    """Note the problems of the frameworks and executor options every accuracy protocol shares;
+    returns the frameworks (None when they are wrong: checks that need them are skipped)."""
+    from suites import settings
+    from suites.accuracy.protocols import count_problem
+
+    problems += count_problem("--jobs", args.jobs, 1)
+    problems += count_problem("--dask-workers", args.dask_workers, 1, optional=True)
+    problems += count_problem("--seeds", args.seeds, 1, optional=True)
+    try:
+        return settings.frameworks(args.frameworks)
+    except ValueError as error:
+        problems.append(str(error))
+        return None
+
+
+def _refuse(problems: list[str]) -> None:
+    """Stop before anything ran, naming every problem at once."""
+    from suites.accuracy.protocols import ConfigError
+
+    if problems:
+        raise SystemExit(str(ConfigError("neuronbench accuracy", problems)))
 
 
 def add_common_run_options(parser: argparse.ArgumentParser) -> None:
@@ -85,21 +122,25 @@ def prepare_data(data_dir: Path | None, no_download: bool) -> Path:
 
 def run_command(args: argparse.Namespace) -> int:
     import impls
-    from suites import settings
     from suites.accuracy import grid
+    from suites.accuracy.protocols import name_problems
     from suites.data import DataError
 
-    protocols = _comma_list(args.protocol, "protocol") or []
-    unknown = [p for p in protocols if p not in PROTOCOLS and p not in STANDALONE_PROTOCOLS]
-    if unknown:
-        raise SystemExit(f"neuronbench accuracy: unknown protocol(s) {', '.join(unknown)}; "
-                         f"known: {', '.join((*PROTOCOLS, *STANDALONE_PROTOCOLS))}")
+    problems: list[str] = []
+    protocols = _names(args.protocol, "protocol", problems) or []
+    problems += name_problems("protocol", protocols, (*PROTOCOLS, *STANDALONE_PROTOCOLS))
     if any(p in STANDALONE_PROTOCOLS for p in protocols):
         if len(protocols) != 1:
-            raise SystemExit(f"neuronbench accuracy: run {', '.join(STANDALONE_PROTOCOLS)} "
-                             "one at a time")
-        return run_cifar(args) if protocols == ["cifar10"] else run_tabular(args)
-    frameworks = settings.frameworks(args.frameworks)
+            problems.append(f"run {', '.join(STANDALONE_PROTOCOLS)} one at a time")
+        else:
+            return run_cifar(args) if protocols == ["cifar10"] else run_tabular(args)
+    units, variants = _names(args.units, "units", problems), _names(args.variants, "variants", problems)
+    frameworks = _run_option_problems(args, problems)
+    mnist = [p for p in protocols if p in PROTOCOLS]
+    problems += grid.grid_problems(mnist, args.profile, units=units, frameworks=frameworks,
+                                   variants=variants, mode=args.mode, dtype=args.dtype) if mnist else []
+    _refuse(problems)
+    frameworks = frameworks or ()  # not None: refused above otherwise
     for framework in frameworks:
         impls.load_backend(framework)  # a missing framework fails now, not after the grid
     try:
@@ -107,15 +148,11 @@ def run_command(args: argparse.Namespace) -> int:
     except DataError as error:
         print(f"neuronbench accuracy: {error}")
         return 2
-    trials = []
-    for name in protocols:
-        try:
-            trials += grid.plan(name, args.profile, units=_comma_list(args.units, "units"),
-                                frameworks=frameworks, seeds=args.seeds,
-                                variants=_comma_list(args.variants, "variants"), mode=args.mode,
-                                dtype=args.dtype)
-        except ValueError as error:
-            raise SystemExit(f"neuronbench accuracy: {error}") from error
+    try:
+        trials = grid.plan_all(protocols, args.profile, units=units, frameworks=frameworks,
+                               seeds=args.seeds, variants=variants, mode=args.mode, dtype=args.dtype)
+    except ValueError as error:
+        raise SystemExit(f"neuronbench accuracy: {error}") from error
     if not sys.stderr.isatty():  # a log: one line per epoch too (the runner prints one per trial)
         os.environ.setdefault(ENV_EPOCH_LOG, "1")
     run_config = {"command": "accuracy", "protocols": protocols, "profile": args.profile,
@@ -161,11 +198,18 @@ def run_tabular(args: argparse.Namespace) -> int:
     """``--protocol uci-actmix``: the networks and the XGBoost baseline on the protocol's folds."""
     from suites import settings
     from suites.accuracy import tabular, tabular_train, xgboost_baseline
+    from suites.accuracy.protocols import name_problems
     from suites.data import DataError, fetch_dataset, resolve_data_root
 
-    units = _comma_list(args.units, "units") or [*tabular_train.UNITS, "xgboost"]
-    datasets = _comma_list(args.datasets, "datasets") or list(tabular.DATASETS)
-    variants = _comma_list(args.variants, "variants") or ["leak-free"]
+    problems: list[str] = []
+    units = _names(args.units, "units", problems) or [*tabular_train.UNITS, "xgboost"]
+    datasets = _names(args.datasets, "datasets", problems) or list(tabular.DATASETS)
+    variants = _names(args.variants, "variants", problems) or ["leak-free"]
+    problems += name_problems("uci-actmix unit", units, (*tabular_train.UNITS, "xgboost"))
+    problems += name_problems("uci-actmix dataset", datasets, tuple(tabular.DATASETS))
+    problems += name_problems("uci-actmix variant", variants, tabular_train.DATA_VARIANTS)
+    _run_option_problems(args, problems)
+    _refuse(problems)
     root = resolve_data_root(args.data_dir)
     try:
         for name in datasets:
@@ -226,8 +270,16 @@ def run_cifar(args: argparse.Namespace) -> int:
     import impls
     from suites import settings
     from suites.accuracy import cifar
+    from suites.accuracy.protocols import name_problems
     from suites.data import DataError, fetch_dataset, resolve_data_root
 
+    problems: list[str] = []
+    units = _names(args.units, "units", problems)
+    variants = _names(args.variants, "variants", problems) or list(cifar.VARIANTS)
+    problems += name_problems("cifar10 unit", units or (), cifar.UNITS)
+    problems += name_problems("cifar10 variant", variants, cifar.VARIANTS)
+    _run_option_problems(args, problems)
+    _refuse(problems)
     root = resolve_data_root(args.data_dir)
     try:
         fetch_dataset("cifar10", root, download=False if args.no_download else None)
@@ -239,9 +291,8 @@ def run_cifar(args: argparse.Namespace) -> int:
     for framework in frameworks:
         impls.load_backend(framework)
     try:
-        variants = _comma_list(args.variants, "variants") or list(cifar.VARIANTS)
-        trials = cifar.plan(units=_comma_list(args.units, "units"), frameworks=frameworks,
-                            profile=args.profile, seeds=args.seeds, dtype=args.dtype, variants=variants)
+        trials = cifar.plan(units=units, frameworks=frameworks, profile=args.profile, seeds=args.seeds,
+                            dtype=args.dtype, variants=variants)
     except ValueError as error:
         raise SystemExit(f"neuronbench accuracy: {error}") from error
     run_config = {"command": "accuracy", "protocols": ["cifar10"], "units": args.units,
@@ -255,7 +306,7 @@ def run_and_summarise(trials: list, args: argparse.Namespace, run_config: dict[s
     """Run ``trials`` into the results store, consolidate, print ``summarise(results_dir)``, the
     failures and the counts; exit code 0 unless a trial failed (a diverged one is a result)."""
     from suites import settings
-    from suites.results import write_results
+    from suites.results import StoreWriteError, write_results
     from suites.run import ResultsLocked, run_grid
 
     results_dir = settings.results_dir(args.results_dir)
@@ -264,6 +315,9 @@ def run_and_summarise(trials: list, args: argparse.Namespace, run_config: dict[s
     except ResultsLocked as error:
         print(f"neuronbench accuracy: {error}")
         return 3
+    except StoreWriteError as error:  # a full disk: the path and the cause, not a traceback
+        print(f"neuronbench accuracy: {error}")
+        return 4
     write_results(results_dir)
     summarise(results_dir)
     for key, label, error in summary.failures:

@@ -12,15 +12,57 @@ the 2-core CI-sized machine); ``paper`` runs the full protocol (5 seeds).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from impls.spec import MLPSpec, training
+from impls.spec import UNITS, MLPSpec, training
 
 #: Seed of the fixed permutation that picks the quick profile's training subset (the same
 #: images for every trial seed, unit and framework; the trial seed then splits it).
 SUBSET_SEED = 20260101
+
+#: How a protocol may size its hidden layers (see ``hidden_for``).
+VARIANTS = ("paper", "equal-width", "equal-params")
+#: Input preprocessing a protocol may name (see ``suites.accuracy.train.mnist_arrays``).
+NORMALIZATIONS = ("mean-std", "scale")
+
+
+class ConfigError(ValueError):
+    """Every problem of a protocol or a grid, found before anything runs, in one exception.
+
+    Listing them all at once (not the first) spares a user one failed start per typo, which on a
+    grid that takes hours to plan data for is the difference between one fix and five.
+    """
+
+    def __init__(self, what: str, problems: Sequence[str]) -> None:
+        self.what, self.problems = what, list(problems)
+        count = f"{len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}"
+        super().__init__(f"{what}: {count}, nothing was run:\n  - " + "\n  - ".join(self.problems))
+
+    def __reduce__(self):
+        return (type(self), (self.what, self.problems))
+
+
+def count_problem(name: str, value: Any, minimum: int, optional: bool = False) -> list[str]:
+    """[] if ``value`` is an int (not a bool) >= ``minimum`` (or None when ``optional``), else
+    the one problem, saying what was received."""
+    if value is None and optional:
+        return []
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        return [f"{name} must be an integer >= {minimum}{' or None' if optional else ''}, "
+                f"received {value!r}"]
+    return []
+
+
+def name_problems(kind: str, given: Sequence[str], known: Sequence[str]) -> list[str]:
+    """[] if every name in ``given`` is in ``known``, else one problem naming all unknown ones."""
+    unknown = [g for g in dict.fromkeys(given) if g not in known]
+    if not unknown:
+        return []
+    return [f"unknown {kind}{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(known)}"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +74,16 @@ class Profile:
     train_subset: int | None = None  # training images used (None: the whole training set)
     test_subset: int | None = None   # test images evaluated (None: all 10,000)
     validation: int | None = None    # hold-out size override (None: the protocol's)
+
+    def problems(self, name: str) -> list[str]:
+        """What is wrong with this profile (``name`` prefixes each problem); [] when nothing.
+        Checked by the protocol that holds it, so all its problems and the protocol's come in
+        one ConfigError."""
+        return [f"{name} profile: {p}" for p in (
+            *count_problem("epochs", self.epochs, 1), *count_problem("seeds", self.seeds, 1),
+            *count_problem("train_subset", self.train_subset, 1, optional=True),
+            *count_problem("test_subset", self.test_subset, 1, optional=True),
+            *count_problem("validation", self.validation, 0, optional=True))]
 
 
 @dataclass(frozen=True)
@@ -57,6 +109,11 @@ class Protocol:
     unit_config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     baseline_unit: str = "relu"
 
+    def __post_init__(self) -> None:
+        problems = protocol_problems(self)
+        if problems:
+            raise ConfigError(f"protocol {self.name!r}", problems)
+
     def profile(self, name: str) -> Profile:
         if name not in PROFILES:
             raise ValueError(f"unknown profile {name!r}; known profiles: {', '.join(PROFILES)}")
@@ -64,6 +121,60 @@ class Protocol:
 
 
 PROFILES = ("quick", "paper")
+
+def _optimizer_problems(optimizer: Mapping[str, Any]) -> list[str]:
+    options = dict(optimizer)
+    name = options.pop("name", None)
+    if name not in training.OPTIMIZERS:
+        return [f"unknown optimizer {name!r}; known: {', '.join(training.OPTIMIZERS)}"]
+    lr = options.get("lr")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+        return [f"optimizer lr must be a finite number > 0, received {lr!r}"]
+    try:
+        training.OPTIMIZERS[name](**options)
+    except (TypeError, ValueError) as error:
+        return [f"optimizer {name!r}: {error}"]
+    return []
+
+
+def _schedule_problems(schedule: Mapping[str, Any]) -> list[str]:
+    options = dict(schedule)
+    name = options.pop("name", None)
+    if name not in training.SCHEDULES:
+        return [f"unknown schedule {name!r}; known: {', '.join(training.SCHEDULES)}"]
+    try:
+        training.SCHEDULES[name](**options)
+    except (TypeError, ValueError) as error:
+        return [f"schedule {name!r}: {error}"]
+    return []
+
+
+def protocol_problems(protocol: Protocol) -> list[str]:
+    """Everything wrong with a protocol's definition, its two profiles included; [] when nothing."""
+    p = protocol
+    problems = [*count_problem("version", p.version, 1)]
+    if not p.hidden or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in p.hidden):
+        problems.append(f"hidden must be one or more integer widths >= 1, received {p.hidden!r}")
+    problems += ["units must name at least one unit"] if not p.units else []
+    problems += name_problems("unit", [*p.units, p.baseline_unit, *p.unit_config], UNITS)
+    problems += ["variants must name at least one variant"] if not p.variants else []
+    problems += name_problems("variant", p.variants, VARIANTS)
+    problems += _optimizer_problems(p.optimizer) + _schedule_problems(p.schedule)
+    problems += count_problem("batch_size", p.batch_size, 1)
+    problems += count_problem("eval_batch_size", p.eval_batch_size, 1)
+    problems += count_problem("validation", p.validation, 0)
+    problems += count_problem("report_epoch", p.report_epoch, 1, optional=True)
+    problems += name_problems("normalisation", [p.normalize], NORMALIZATIONS)
+    clip = p.clip_norm
+    if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float))
+                             or not math.isfinite(clip) or clip <= 0):
+        problems.append(f"clip_norm must be a finite number > 0 or None, received {clip!r}")
+    for name in PROFILES:
+        profile = getattr(p, name)
+        problems += (profile.problems(name) if isinstance(profile, Profile)
+                     else [f"{name} profile must be a Profile, received {profile!r}"])
+    return problems
+
 
 #: Units of the MNIST comparison (every trainable neuron and the static baselines).
 MNIST_UNITS = ("relu", "gelu", "prelu", "swish", "aptx_activation", "lselu", "actmix", "yat_dense",

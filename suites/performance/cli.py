@@ -154,7 +154,10 @@ def run_command(args: argparse.Namespace) -> int:
                   "models": None if args.no_train_step else args.models,
                   "train_step_modes": args.train_step_modes}
     try:
-        summary = run_grid(trials, results_dir, run_config=run_config, executor="inline")
+        # Each case times in a fresh process of its own: the determinism switch would only import
+        # torch and TF here and hand TF_DETERMINISTIC_OPS to the timed processes.
+        summary = run_grid(trials, results_dir, run_config=run_config, executor="inline",
+                           deterministic=False)
     except ResultsLocked as error:
         print(f"neuronbench perf: {error}")
         return 3

@@ -20,6 +20,12 @@ results/ and from the sub-folders of every profile (and suite) the store holds r
 unit or protocol that left the results does not linger in the committed report. The folders of
 a profile the store holds no rows of are left as they are (a quick rebuild from a fresh store
 keeps the committed paper profile), and so is the paper stage's claims table.
+
+A build writes every file into a staging folder inside the report folder
+(``<out>/.building-<pid>-<hex>``) and only when all of them are written moves each into place
+with ``os.replace`` (then writes nothing else but the prune): an exception or a kill while the
+tables and figures are drawn leaves the previous report exactly as it was, never half old and
+half new. A staging folder left by a killed build is removed by the next build.
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ import hashlib
 import inspect
 import json
 import logging
+import os
+import secrets
+import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -48,6 +57,10 @@ OWNED_DIRS = ("tables", "figures", "results")
 PARTIAL_DIRS: dict[str, tuple[str, ...]] = {
     "performance": ("tables/performance", "figures/performance", "results/performance"),
 }
+
+#: Name prefix of the folder a build writes into before its files replace the report's (inside
+#: the report folder, so the final os.replace never crosses a file system).
+STAGING_PREFIX = ".building-"
 
 #: The vision protocol, whose rows are written apart from the MNIST ones.
 CIFAR_PROTOCOL = "cifar10"
@@ -275,24 +288,85 @@ def build_report(results_dir: Path | str | pd.DataFrame, out_dir: Path | str = "
         log.info("profile %s: %d of %d rows", profile, int(keep.sum()), len(rows))
         rows = rows[keep]
 
+    folders = _rebuilt_folders(rows) if only is None else PARTIAL_DIRS[only]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_builds(out_dir)
+    staging = out_dir / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(3)}"
+    try:
+        written = _write_outputs(rows, staging, by_run, baseline, only)
+        written.append(_write_index(written, staging, out_dir, folders))
+        paths = _commit(written, staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _prune(out_dir, {p.resolve() for p in paths}, folders)
+    log.info("wrote %d files under %s", len(paths), out_dir)
+    return paths
+
+
+def _write_outputs(rows: pd.DataFrame, out_dir: Path, by_run: Mapping[str, Mapping], baseline: str,
+                   only: str | None) -> list[Path]:
+    """Every table, figure and rows file of the build, written under ``out_dir`` (the staging
+    folder); returns the paths in the order they were written."""
     paths: list[Path] = []
     if only is None:
         paths += _accuracy_outputs(rows, out_dir, by_run, baseline)
         paths += _equivalence(rows[rows["suite"] == "equivalence"], out_dir / "equivalence", by_run)
     paths += _performance(rows[rows["suite"] == "performance"], out_dir, by_run)
+    return paths
 
-    index = {str(p.relative_to(out_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
-             for p in paths if p.is_relative_to(out_dir)}
-    folders = _rebuilt_folders(rows) if only is None else PARTIAL_DIRS[only]
+
+def _write_index(written: list[Path], staging: Path, out_dir: Path, folders: tuple[str, ...]) -> Path:
+    """results/index.json (every file of the report with its sha256) into the staging folder:
+    this build's files, plus the entries of the current report's index that this build does not
+    own and whose files still exist."""
+    index = {str(p.relative_to(staging)): hashlib.sha256(p.read_bytes()).hexdigest()
+             for p in written if p.is_relative_to(staging)}
     if (out_dir / "results" / "index.json").is_file():
         old = json.loads((out_dir / "results" / "index.json").read_text()).get("files", {})
         kept = {k: v for k, v in old.items()
                 if not _in_folders(k, folders) and (out_dir / k).is_file()}
         index = dict(sorted({**kept, **index}.items()))
-    paths.append(_write_json(out_dir / "results" / "index.json", {"files": index}))
-    _prune(out_dir, {p.resolve() for p in paths}, folders)
-    log.info("wrote %d files under %s", len(paths), out_dir)
-    return paths
+    return _write_json(staging / "results" / "index.json", {"files": index})
+
+
+def _commit(written: list[Path], staging: Path, out_dir: Path) -> list[Path]:
+    """Move every staged file to its place in ``out_dir`` (os.replace: each file is swapped
+    whole); returns the final paths in the order written. Renames only, so the window in which
+    a kill could leave old and new files side by side is a few milliseconds, not the minutes
+    the figures take to draw."""
+    final: list[Path] = []
+    for path in written:
+        if not path.is_relative_to(staging):
+            final.append(path)
+            continue
+        target = out_dir / path.relative_to(staging)
+        if path.exists():  # a file returned twice was moved the first time
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+        final.append(target)
+    return final
+
+
+def _remove_abandoned_builds(out_dir: Path) -> None:
+    """Remove staging folders whose build is gone (killed before it could clean up); a build
+    still running in another process keeps its folder."""
+    for folder in out_dir.glob(f"{STAGING_PREFIX}*"):
+        pid_text = folder.name.removeprefix(STAGING_PREFIX).split("-", 1)[0]
+        if folder.is_dir() and not _process_alive(int(pid_text) if pid_text.isdigit() else None):
+            log.info("removing %s, left by an interrupted build", folder)
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _process_alive(pid: int | None) -> bool:
+    if pid is None or pid == os.getpid():
+        return False  # unparseable, or ours: this process is not building into it now
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
 
 
 def _accuracy_outputs(rows: pd.DataFrame, out_dir: Path, by_run: Mapping[str, Mapping],

@@ -181,7 +181,9 @@ def test_equivalence_rows_handed_to_write_report(tmp_path, monkeypatch):
     df = make_results(seeds=2, epochs=2, diverged=None, equivalence_rows=True)
     paths = build_report(df[df["suite"] == "equivalence"], tmp_path / "reports", manifests=MANIFESTS)
     (source, out_dir, provenance), = calls
-    assert set(source["suite"]) == {"equivalence"} and out_dir == tmp_path / "reports/equivalence"
+    assert set(source["suite"]) == {"equivalence"} and out_dir.name == "equivalence"
+    # the writer builds into a staging folder that replaces the report whole (suites/report/stage.py)
+    assert out_dir.parent.parent == tmp_path / "reports" and out_dir.parent.name.startswith(".building-")
     assert provenance == {"runs": RUN_ID, "git sha": "0123abcd"}
     assert tmp_path / "reports/equivalence/parity.md" in paths
 

@@ -1,8 +1,10 @@
 """Tiny trial functions for the runner tests, importable by subprocesses and Dask workers.
 
 Each appends its config's ``tag`` to the file named by ``$FAKE_TRIALS_LOG`` (when set) before
-doing anything, so a test can tell exactly which trials ran in which run, across processes. The
-log path is not in the config: two result directories must get the same trial keys.
+doing anything, so a test can tell exactly which trials ran in which run, across processes, and
+``tag pid`` to ``$FAKE_TRIALS_PIDS`` (when set), so a fault-injection test can SIGKILL the very
+process running a trial. The paths are not in the config: two result directories must get the
+same trial keys.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ def _log(config: dict) -> None:
     if log:
         with open(log, "a") as fh:
             fh.write(f"{config.get('tag', '?')}\n")
+    pids = os.environ.get("FAKE_TRIALS_PIDS")
+    if pids:
+        with open(pids, "a") as fh:
+            fh.write(f"{config.get('tag', '?')} {os.getpid()}\n")
 
 
 def row(config: dict, metric: str, value: float, epoch: int | None = None) -> dict:
