@@ -28,7 +28,7 @@ from jax.scipy.special import ndtr
 
 from impls.common import dtype_table
 from impls.jax.aptx import HIGHEST, aptx_fused, aptx_naive, aptx_recompute
-from impls.jax.functional import sigmoid, stable_softmax, tanh
+from impls.jax.functional import prelu, relu, sigmoid, softermax, squash, stable_softmax, tanh
 from impls.jax.params import native_slot, to_native
 from impls.spec import LayerSpec, blocks
 
@@ -84,7 +84,9 @@ def _const(value: float, like: jax.Array) -> jax.Array:
 
 
 def _positive_part(x: jax.Array) -> jax.Array:
-    """max(x, 0) whose derivative at 0 is 0, like the oracle (jnp.maximum splits ties 1/2).
+    """max(x, 0) whose derivative at 0 is 0, like the oracle (jnp.maximum splits ties 1/2): the
+    Yat distance clamp (the relu unit and basis use :func:`impls.jax.functional.relu`, whose
+    gradient is also NaN at NaN).
 
     A NaN stays NaN, as in NumPy's ``maximum``, torch and TensorFlow (``x > 0`` is false for
     NaN, so a plain ``where`` turned it into 0: JAX's relu(NaN) read 0 where the others read NaN).
@@ -134,7 +136,7 @@ class ActMix(Block):
         if name == "tanh":
             return tanh(z)
         if name == "relu":
-            return _positive_part(z)
+            return relu(z)
         if name == "identity":
             return z
         if name == "sigmoid":
@@ -181,13 +183,12 @@ class LearnableSELU(Block):
 
 class ReLU(Block):
     def __call__(self, x: jax.Array) -> jax.Array:
-        return _positive_part(x)
+        return relu(x)
 
 
 class PReLU(Block):
     def __call__(self, x: jax.Array) -> jax.Array:
-        a = _feature_view(self.param("alpha"), x, self.config["axis"])
-        return jnp.where(x > 0, x, a * x)
+        return prelu(x, _feature_view(self.param("alpha"), x, self.config["axis"]))
 
 
 class Swish(Block):
@@ -316,20 +317,17 @@ def _power(x: jax.Array, n: float) -> jax.Array:
 
 class Softermax(Block):
     def __call__(self, x: jax.Array) -> jax.Array:
-        xn = _power(x, self.config["n"])
-        return xn / (self.config["epsilon"] + jnp.sum(xn, axis=self.config["axis"], keepdims=True))
+        return softermax(_power(x, self.config["n"]), float(self.config["epsilon"]), self.config["axis"])
 
 
 class SofterSigmoid(Block):
     def __call__(self, x: jax.Array) -> jax.Array:
-        xn = _power(x, self.config["n"])
-        return xn / (1.0 + xn)
+        return squash(_power(x, self.config["n"]), 0.0)
 
 
 class SoftTanh(Block):
     def __call__(self, x: jax.Array) -> jax.Array:
-        xn = _power(x, self.config["n"])
-        return (xn - 1.0) / (1.0 + xn)
+        return squash(_power(x, self.config["n"]), 1.0)
 
 
 # --------------------------------------------------------------------------------------------

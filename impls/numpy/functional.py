@@ -60,14 +60,43 @@ def tanh(z: np.ndarray) -> np.ndarray:
     return np.tanh(z)
 
 
+def relu_derivative(y: np.ndarray) -> np.ndarray:
+    """Derivative of relu read off its output y = max(x, 0): 1 where y > 0, 0 where y == 0 and
+    NaN where y is NaN, i.e. at a NaN input.
+
+    The usual mask ``x > 0`` reads False at NaN and gives a NaN input a zero gradient; the rule
+    of every unit is NaN in, NaN out, for gradients as for values (docs/reliability.md).
+    ``np.sign`` is that step in one pass, like the mask it replaces.
+    """
+    return np.sign(y)
+
+
+def nan_where_nan(grad: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """``grad`` (a fresh array, changed in place) with NaN wherever ``value`` is NaN.
+
+    For units whose gradient formula stays finite where the value is not defined: PReLU's slope
+    at a NaN input, x^n / (1 + x^n) at x = inf (inf / inf). One isnan pass, and a write only when
+    there is a NaN.
+    """
+    nan = np.isnan(value)
+    if nan.any():
+        grad[np.broadcast_to(nan, grad.shape)] = np.nan
+    return grad
+
+
 def stable_softmax(x: np.ndarray, temperature: float, axis: int) -> tuple[np.ndarray, np.ndarray]:
     """softmax(x / temperature) along ``axis`` (max subtracted first) and its arg-max (keepdims).
 
     The twins' ``stable_softmax`` returns only the probabilities and keeps the arg-max inside
     their autodiff rule; NumPy has no autodiff, so the arg-max that :func:`stable_softmax_vjp`
     needs is returned to the layer, which caches it for its backward pass.
+
+    An empty ``axis`` (softmax over the batch axis of an empty batch) has nothing to normalise:
+    the result is empty too, and so is its gradient (no arg-max exists to take).
     """
     z = x / temperature
+    if z.shape[axis] == 0:
+        return z, np.zeros(z.shape, np.intp)
     top = np.argmax(z, axis=axis)
     top = np.expand_dims(top, axis)
     e = np.exp(z - np.take_along_axis(z, top, axis=axis))
@@ -84,8 +113,27 @@ def stable_softmax_vjp(y: np.ndarray, g: np.ndarray, top: np.ndarray, temperatur
     largest entry of a saturated row in float32, while the true value is about -sum of the
     others).
     """
+    if y.shape[axis] == 0:
+        return np.zeros_like(y)
     d = g - np.take_along_axis(g, top, axis=axis)
     return y * (d - np.sum(y * d, axis=axis, keepdims=True)) / temperature
+
+
+def softermax_vjp(y: np.ndarray, g: np.ndarray, total: np.ndarray, epsilon: float,
+                  axis: int) -> np.ndarray:
+    """Gradient of y = u / (epsilon + sum(u)) along ``axis`` w.r.t. u, saturation-proof.
+
+    (g - sum(g y)) / total, rewritten as (h - sum(h y) + g_m epsilon / total) / total with
+    h = g - g_m at the arg-max m (exact, since 1 - sum(y) = epsilon / total): as for
+    :func:`stable_softmax_vjp`, no two nearly equal numbers are subtracted when one y is close
+    to 1, e.g. on an axis of one element, where the textbook form returned 0 in float32.
+    """
+    if y.shape[axis] == 0:
+        return np.zeros_like(y)
+    top = np.expand_dims(np.argmax(y, axis=axis), axis)
+    g_m = np.take_along_axis(g, top, axis=axis)
+    h = g - g_m
+    return (h - np.sum(h * y, axis=axis, keepdims=True) + g_m * (epsilon / total)) / total
 
 
 # --------------------------------------------------------------------------------------------

@@ -31,9 +31,12 @@ from impls.numpy import aptx
 from impls.numpy.functional import (
     col2im,
     im2col,
+    nan_where_nan,
+    relu_derivative,
     sech2,
     sigmoid,
     sigmoid_and_derivative,
+    softermax_vjp,
     stable_softmax,
     stable_softmax_vjp,
 )
@@ -228,9 +231,9 @@ def _basis_value(name: str, z: np.ndarray, omega: float) -> np.ndarray:
     raise ValueError(f"unit 'actmix': unknown basis {name!r}")  # pragma: no cover
 
 
-def _basis_derivative(name: str, z: np.ndarray, omega: float) -> np.ndarray | None:
-    """Derivative of one ActMix basis at z: None for the identity (it is 1), a boolean mask
-    for relu, so the caller adds or multiplies instead of forming ones or a float mask."""
+def _basis_derivative(name: str, z: np.ndarray, omega: float, value: np.ndarray) -> np.ndarray | None:
+    """Derivative of one ActMix basis at z (``value`` is the basis at z, from the forward pass):
+    None for the identity (it is 1), so the caller adds instead of forming ones."""
     if name == "sin":
         if omega == 1.0:
             return np.cos(z)
@@ -238,7 +241,7 @@ def _basis_derivative(name: str, z: np.ndarray, omega: float) -> np.ndarray | No
     if name == "tanh":
         return sech2(z)
     if name == "relu":
-        return z > 0
+        return relu_derivative(value)       # NaN at a NaN input, like every unit
     if name == "identity":
         return None
     if name == "sigmoid":
@@ -313,11 +316,9 @@ class ActMix(Block):
         dcoeff = np.empty_like(coeff)
         for k, (name, ck) in enumerate(zip(self.config["basis"], self._columns(coeff, x.ndim),
                                            strict=True)):
-            deriv = _basis_derivative(name, x, self.config["omega_0"])
+            deriv = _basis_derivative(name, x, self.config["omega_0"], values[k])
             if deriv is None:
                 dx += ck
-            elif deriv.dtype == bool:
-                dx += ck * deriv
             else:
                 deriv *= ck
                 dx += deriv
@@ -422,10 +423,11 @@ class LearnableSELU(Block):
 
 class ReLU(Block):
     def _forward(self, x):
-        return np.maximum(x, 0.0), x
+        y = np.maximum(x, 0.0)
+        return y, y
 
-    def _backward(self, x, g):
-        return g * (x > 0), {}
+    def _backward(self, y, g):
+        return g * relu_derivative(y), {}
 
 
 class PReLU(Block):
@@ -441,7 +443,7 @@ class PReLU(Block):
 
     def _backward(self, cache, g):
         x, pos = cache
-        dx = np.where(pos, g, self._slope(x.ndim) * g)
+        dx = nan_where_nan(np.where(pos, g, self._slope(x.ndim) * g), x)   # NaN takes no side
         dalpha = _sum_except(np.where(pos, 0.0, g * x), self.config["axis"])
         return dx, {"alpha": dalpha}
 
@@ -711,12 +713,13 @@ class Softermax(Block):
     def _forward(self, x):
         xn, dxn = _power(x, float(self.config["n"]))
         total = self.config["epsilon"] + np.sum(xn, axis=self.config["axis"], keepdims=True)
-        return xn / total, (xn, dxn, total)
+        y = xn / total
+        return y, (y, dxn, total)
 
     def _backward(self, cache, g):
-        xn, dxn, total = cache
-        inner = np.sum(g * xn, axis=self.config["axis"], keepdims=True) / (total * total)
-        return _times(g / total - inner, dxn), {}
+        y, dxn, total = cache
+        c = self.config
+        return _times(softermax_vjp(y, g, total, float(c["epsilon"]), c["axis"]), dxn), {}
 
 
 class SofterSigmoid(Block):
@@ -724,12 +727,14 @@ class SofterSigmoid(Block):
 
     def _forward(self, x):
         xn, dxn = _power(x, float(self.config["n"]))
-        return xn / (1.0 + xn), (xn, dxn)
+        y = xn / (1.0 + xn)
+        return y, (xn, dxn, y)
 
     def _backward(self, cache, g):
-        xn, dxn = cache
+        xn, dxn, y = cache
         d = 1.0 + xn
-        return _times(g / (d * d), dxn), {}
+        # NaN where y is (x = inf: inf / inf), like the oracle; the formula alone reads 0 there.
+        return nan_where_nan(_times(g / (d * d), dxn), y), {}
 
 
 class SoftTanh(Block):
@@ -737,12 +742,13 @@ class SoftTanh(Block):
 
     def _forward(self, x):
         xn, dxn = _power(x, float(self.config["n"]))
-        return (xn - 1.0) / (1.0 + xn), (xn, dxn)
+        y = (xn - 1.0) / (1.0 + xn)
+        return y, (xn, dxn, y)
 
     def _backward(self, cache, g):
-        xn, dxn = cache
+        xn, dxn, y = cache
         d = 1.0 + xn
-        return _times(2.0 * g / (d * d), dxn), {}
+        return nan_where_nan(_times(2.0 * g / (d * d), dxn), y), {}
 
 
 # --------------------------------------------------------------------------------------------

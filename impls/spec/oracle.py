@@ -53,6 +53,22 @@ def sigmoid_prime(z: np.ndarray) -> np.ndarray:
     return sigmoid(z) * sigmoid(-z)
 
 
+def step(z: np.ndarray) -> np.ndarray:
+    """Derivative of max(z, 0): 1 above 0, 0 at and below it (the kink belongs to the flat
+    side), and NaN at a NaN input.
+
+    ``z > 0`` would read False at NaN and give a NaN input a zero gradient; the rule for every
+    unit is NaN in, NaN out, for gradients as for values (docs/reliability.md).
+    """
+    return np.heaviside(z, 0.0)
+
+
+def nan_where(value: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """``grad``, but NaN wherever ``value`` is NaN: a gradient is never more defined than the
+    value it differentiates (x^n / (1 + x^n) at x = inf is inf / inf, so is its slope)."""
+    return np.where(np.isnan(value), np.nan, grad)
+
+
 def _sum_to_scalar(a: np.ndarray) -> np.ndarray:
     return np.asarray(a.sum())
 
@@ -136,7 +152,7 @@ def _actmix_basis(name: str, z: np.ndarray, omega: float) -> tuple[np.ndarray, n
     if name == "tanh":
         return np.tanh(z), sech2(z)
     if name == "relu":
-        return np.maximum(z, 0.0), (z > 0).astype(np.float64)
+        return np.maximum(z, 0.0), step(z)
     if name == "identity":
         return z, np.ones_like(z)
     if name == "sigmoid":
@@ -235,7 +251,7 @@ def _lselu(p: Params, x: np.ndarray, c: Config, g: np.ndarray | None):
 def _relu(p: Params, x: np.ndarray, c: Config, g: np.ndarray | None):
     if g is None:
         return np.maximum(x, 0.0)
-    return g * (x > 0), {}
+    return g * step(x), {}
 
 
 def _prelu(p: Params, x: np.ndarray, c: Config, g: np.ndarray | None):
@@ -244,7 +260,8 @@ def _prelu(p: Params, x: np.ndarray, c: Config, g: np.ndarray | None):
     if g is None:
         return np.moveaxis(np.where(xl > 0, xl, a * xl), -1, c["axis"])
     gl = _move_feature_axis_last(g, c["axis"])
-    dx = np.moveaxis(gl * np.where(xl > 0, 1.0, a), -1, c["axis"])
+    slope = nan_where(xl, np.where(xl > 0, 1.0, a))       # a NaN input takes neither side
+    dx = np.moveaxis(gl * slope, -1, c["axis"])
     da = _sum_all_but_last(gl * np.where(xl > 0, 0.0, xl))
     return dx, {"alpha": da}
 
@@ -472,28 +489,48 @@ def _power(x: np.ndarray, n: float) -> tuple[np.ndarray, np.ndarray]:
     return xn, dxn
 
 
+def softermax_vjp(y: np.ndarray, g: np.ndarray, total: np.ndarray, epsilon: float,
+                  axis: int) -> np.ndarray:
+    """VJP of y = u / (epsilon + sum(u)) along ``axis`` w.r.t. u: (g - sum(g y)) / total.
+
+    Written like :func:`softmax_vjp`, shifted by the upstream at the arg-max, plus the epsilon
+    term that softmax lacks (1 - sum(y) = epsilon / total, exactly):
+    g_i - sum_j g_j y_j = h_i - sum_j h_j y_j + g_m epsilon / total, h = g - g_m. The textbook
+    g / total - sum(g u) / total^2 subtracts two nearly equal numbers once one y is close to 1
+    (an axis of one element: the result is g epsilon / total^2, and float64 lost 22 % of it at
+    u = 5879).
+    """
+    if y.shape[axis] == 0:
+        return np.zeros_like(y)
+    winner = np.expand_dims(np.argmax(y, axis=axis), axis)
+    g_m = np.take_along_axis(g, winner, axis=axis)
+    h = g - g_m
+    return (h - np.sum(h * y, axis=axis, keepdims=True) + g_m * (epsilon / total)) / total
+
+
 def _softermax(p: Params, x: np.ndarray, c: Config, g: np.ndarray | None):
     xn, dxn = _power(x, c["n"])
     total = c["epsilon"] + np.sum(xn, axis=c["axis"], keepdims=True)
     y = xn / total
     if g is None:
         return y
-    d_xn = g / total - np.sum(g * xn, axis=c["axis"], keepdims=True) / (total * total)
-    return d_xn * dxn, {}
+    return softermax_vjp(y, g, total, c["epsilon"], c["axis"]) * dxn, {}
 
 
 def _softer_sigmoid(p: Params, x: np.ndarray, c: Config, g: np.ndarray | None):
     xn, dxn = _power(x, c["n"])
+    y = xn / (1.0 + xn)
     if g is None:
-        return xn / (1.0 + xn)
-    return g * dxn / (1.0 + xn) ** 2, {}
+        return y
+    return nan_where(y, g * dxn / (1.0 + xn) ** 2), {}
 
 
 def _soft_tanh(p: Params, x: np.ndarray, c: Config, g: np.ndarray | None):
     xn, dxn = _power(x, c["n"])
+    y = (xn - 1.0) / (1.0 + xn)
     if g is None:
-        return (xn - 1.0) / (1.0 + xn)
-    return g * 2.0 * dxn / (1.0 + xn) ** 2, {}
+        return y
+    return nan_where(y, g * 2.0 * dxn / (1.0 + xn) ** 2), {}
 
 
 # --------------------------------------------------------------------------------------------

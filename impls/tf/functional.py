@@ -7,6 +7,10 @@ u = exp(-2|z|): tanh = sign(z) (1 - u) / (1 + u) (absolute error of an ulp of 1,
 itself) and sech^2 = 4u / (1 + u)^2 (full relative accuracy, no overflow). A saturated
 softmax cancels the same way at its arg-max (:func:`stable_softmax`). Same names as
 impls/{numpy,torch,jax}/functional.py.
+
+Non-finite inputs follow the oracle (docs/reliability.md): a NaN input has a NaN gradient.
+TensorFlow's relu gradient and a ``where``'s selected slope are finite there, so :func:`relu`
+and :func:`prelu` carry their own gradients.
 """
 
 from __future__ import annotations
@@ -51,6 +55,39 @@ def tanh(z: tf.Tensor):
 
 
 @tf.custom_gradient
+def relu(z: tf.Tensor):
+    """tf.nn.relu whose gradient is NaN at a NaN input (ReluGrad reads 0 there)."""
+    (z,) = detached(z)
+    y = tf.nn.relu(z)
+
+    def grad(g: tf.Tensor) -> tf.Tensor:
+        return g * tf.sign(y)           # y >= 0 or NaN: the step 1 / 0, and NaN at NaN
+
+    return y, grad
+
+
+def prelu(x: tf.Tensor, a: tf.Tensor) -> tf.Tensor:
+    """x if x > 0 else a x, ``a`` shaped to broadcast against x; NaN gradient at a NaN input."""
+    reduce_axes = [i for i, size in enumerate(a.shape) if size == 1]
+
+    @tf.custom_gradient
+    def prelu_(x: tf.Tensor, a: tf.Tensor):
+        x, a = detached(x, a)
+        positive = x > 0
+
+        def grad(g: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            # A NaN input is on neither side: its gradient is x itself, NaN.
+            dx = tf.where(positive, g, tf.where(x <= 0, a * g, x))
+            da = tf.reduce_sum(tf.where(positive, tf.zeros_like(x), g * x), axis=reduce_axes,
+                               keepdims=True)
+            return dx, da
+
+        return tf.where(positive, x, a * x), grad
+
+    return prelu_(x, a)
+
+
+@tf.custom_gradient
 def sigmoid(z: tf.Tensor):
     """tf.sigmoid with derivative sigmoid(z) sigmoid(-z) instead of s (1 - s).
 
@@ -63,6 +100,65 @@ def sigmoid(z: tf.Tensor):
         return g * tf.sigmoid(z) * tf.sigmoid(-z)
 
     return tf.sigmoid(z), grad
+
+
+def softermax(u: tf.Tensor, epsilon: float, axis: int) -> tf.Tensor:
+    """u / (epsilon + sum(u)) along ``axis`` with the oracle's saturation-proof backward
+    (impls.spec.oracle.softermax_vjp): autodiff's g / total - sum(g u) / total^2 cancels when
+    one y is close to 1 (an axis of one element gave 100 % error in float32)."""
+    axis = axis % u.shape.rank
+
+    @tf.custom_gradient
+    def softermax_(u: tf.Tensor):
+        (u,) = detached(u)
+        total = epsilon + tf.reduce_sum(u, axis=axis, keepdims=True)
+        y = u / total
+
+        def grad(g: tf.Tensor) -> tf.Tensor:
+            if y.shape[axis] == 0:
+                return tf.zeros_like(g)
+            winner = _first_maximum(y, axis, g.dtype) > 0
+            g_m = tf.reduce_sum(tf.where(winner, g, tf.zeros_like(g)), axis=axis, keepdims=True)
+            h = g - g_m
+            return (h - tf.reduce_sum(h * y, axis=axis, keepdims=True) + g_m * (epsilon / total)) / total
+
+        return y, grad
+
+    return softermax_(u)
+
+
+def squash(u: tf.Tensor, shift: float) -> tf.Tensor:
+    """(u - shift) / (1 + u), derivative (1 + shift) / (1 + u)^2: the softer sigmoid (shift 0)
+    and soft tanh (shift 1) of u = x^n. Autodiff's 1 / (1 + u) - u / (1 + u)^2 cancels for
+    large u; NaN where the value is NaN (u = inf), like the oracle."""
+
+    @tf.custom_gradient
+    def squash_(u: tf.Tensor):
+        (u,) = detached(u)
+        y = (u - shift) / (1.0 + u) if shift else u / (1.0 + u)
+
+        def grad(g: tf.Tensor) -> tf.Tensor:
+            d = 1.0 + u
+            slope = (1.0 + shift) * g / (d * d) if shift else g / (d * d)
+            return tf.where(tf.math.is_nan(y), y, slope)
+
+        return y, grad
+
+    return squash_(u)
+
+
+def _first_maximum(y: tf.Tensor, axis: int, dtype: tf.DType) -> tf.Tensor:
+    """One-hot of the first maximum of ``y`` along ``axis``.
+
+    ``tf.argmax`` when the axis length is known (always when eager). A graph traced with a
+    relaxed shape (``reduce_retracing``: the batch axis becomes None) may later run on an empty
+    axis, where XLA refuses to even compile an ArgMax; the mask form (maximum, then the first
+    of its ties, as in :func:`impls.tf.units.max_pool2d`) compiles for every length.
+    """
+    if y.shape[axis] is not None:
+        return tf.one_hot(tf.argmax(y, axis=axis), tf.shape(y)[axis], axis=axis, dtype=dtype)
+    is_max = tf.cast(tf.equal(y, tf.reduce_max(y, axis=axis, keepdims=True)), dtype)
+    return is_max * tf.cast(tf.equal(tf.cumsum(is_max, axis=axis, exclusive=True), 0), dtype)
 
 
 def stable_softmax(x: tf.Tensor, temperature: float, axis: int) -> tf.Tensor:
@@ -81,10 +177,18 @@ def stable_softmax(x: tf.Tensor, temperature: float, axis: int) -> tf.Tensor:
     def softmax(x: tf.Tensor):
         (x,) = detached(x)
         y = tf.nn.softmax(x / temperature, axis=axis)
+        # TensorFlow's CPU softmax leaves a NaN (or an inf - inf) at its own position and the
+        # rest of the row finite; every output depends on the whole row, so the oracle's row
+        # is NaN. The row sum is NaN exactly then (else about 1, and 0 * it adds exactly 0).
+        y = y + 0.0 * tf.reduce_sum(y, axis=axis, keepdims=True)
 
         def grad(g: tf.Tensor) -> tf.Tensor:
-            winner = tf.one_hot(tf.argmax(y, axis=axis), tf.shape(y)[axis], axis=axis, dtype=g.dtype)
-            h = g - tf.reduce_sum(g * winner, axis=axis, keepdims=True)
+            if y.shape[axis] == 0:          # an empty axis: nothing to normalise, no arg-max
+                return tf.zeros_like(g)
+            # g at the arg-max, picked by a where (g * one_hot would turn an infinite g
+            # elsewhere into NaN: inf * 0; the oracle gathers).
+            winner = _first_maximum(y, axis, g.dtype) > 0
+            h = g - tf.reduce_sum(tf.where(winner, g, tf.zeros_like(g)), axis=axis, keepdims=True)
             return y * (h - tf.reduce_sum(y * h, axis=axis, keepdims=True)) / temperature
 
         return y, grad

@@ -26,7 +26,16 @@ import tensorflow as tf
 from impls.common import dtype_table
 from impls.spec import LayerSpec, blocks
 from impls.tf.aptx import aptx_fused, aptx_naive, aptx_recompute
-from impls.tf.functional import detached, sigmoid, stable_softmax, tanh
+from impls.tf.functional import (
+    detached,
+    prelu,
+    relu,
+    sigmoid,
+    softermax,
+    squash,
+    stable_softmax,
+    tanh,
+)
 from impls.tf.params import to_native
 
 DTYPES: Mapping[str, tf.DType] = dtype_table(float32=tf.float32, float64=tf.float64)
@@ -109,7 +118,7 @@ def _actmix_basis(name: str, z: tf.Tensor, omega: float) -> tf.Tensor:
     if name == "tanh":
         return tanh(z)
     if name == "relu":
-        return tf.nn.relu(z)
+        return relu(z)
     if name == "identity":
         return z
     if name == "sigmoid":
@@ -163,21 +172,22 @@ class ActMix(Block):
 class LearnableSELU(Block):
     def call(self, x: tf.Tensor) -> tf.Tensor:
         lam, al, be, ga, om = (self.param(k) for k in ("lambda", "alpha", "beta", "gamma", "omega"))
-        # safe: the unselected branch sees min(x, 0), so exp never overflows (spec §4.3).
-        xn = tf.minimum(x, tf.zeros_like(x)) if self.config["safe"] else x
+        positive = x > 0
+        # safe: the unselected branch sees min(x, 0), so exp never overflows (spec §4.3). A
+        # where, not tf.minimum: minimum's gradient is 0 at NaN, the where's passes it on to exp.
+        xn = tf.where(positive, tf.zeros_like(x), x) if self.config["safe"] else x
         negative = lam * (al * (tf.exp(be * xn) - 1.0) + ga * tf.sin(om * xn))
-        return tf.where(x > 0, lam * x, negative)
+        return tf.where(positive, lam * x, negative)
 
 
 class ReLU(Block):
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        return tf.nn.relu(x)
+        return relu(x)
 
 
 class PReLU(Block):
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        a = _feature_view(self.param("alpha"), x.shape.rank, self.config["axis"])
-        return tf.where(x > 0, x, a * x)
+        return prelu(x, _feature_view(self.param("alpha"), x.shape.rank, self.config["axis"]))
 
 
 class Swish(Block):
@@ -220,9 +230,13 @@ def _yat_alpha(layer: Block) -> tf.Tensor | float | None:
 
 
 def _yat_ratio(dot: tf.Tensor, x_sq: Any, w_sq: Any, numerator: tf.Tensor, eps: float) -> tf.Tensor:
-    """numerator^2 / (max(|x|^2 + |w|^2 - 2 dot, 0) + eps), derivative 0 where clamped."""
+    """numerator^2 / (max(|x|^2 + |w|^2 - 2 dot, 0) + eps), derivative 0 where clamped.
+
+    The clamp selects 0 where raw <= 0, so a NaN distance (an infinite input: inf - inf) stays
+    NaN, as in the oracle; ``raw > 0`` would have clamped it to 0 and given inf / eps.
+    """
     raw = x_sq + w_sq - 2.0 * dot
-    dist = tf.where(raw > 0, raw, tf.zeros_like(raw)) + eps
+    dist = tf.where(raw <= 0, tf.zeros_like(raw), raw) + eps
     return numerator * numerator / dist
 
 
@@ -322,20 +336,17 @@ def _power(x: tf.Tensor, n: float) -> tf.Tensor:
 
 class Softermax(Block):
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        xn = _power(x, self.config["n"])
-        return xn / (self.config["epsilon"] + tf.reduce_sum(xn, axis=self.config["axis"], keepdims=True))
+        return softermax(_power(x, self.config["n"]), float(self.config["epsilon"]), self.config["axis"])
 
 
 class SofterSigmoid(Block):
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        xn = _power(x, self.config["n"])
-        return xn / (1.0 + xn)
+        return squash(_power(x, self.config["n"]), 0.0)
 
 
 class SoftTanh(Block):
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        xn = _power(x, self.config["n"])
-        return (xn - 1.0) / (1.0 + xn)
+        return squash(_power(x, self.config["n"]), 1.0)
 
 
 class Linear(Block):

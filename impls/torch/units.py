@@ -88,7 +88,7 @@ class ActMix(Block):
         if name == "sin":
             return torch.sin(self.config["omega_0"] * z)
         if name == "relu":
-            return torch.relu(z)
+            return AF.relu(z)
         if name == "identity":
             return z
         return {"tanh": AF.tanh, "sigmoid": AF.sigmoid, "silu": AF.silu}[name](z)
@@ -111,21 +111,22 @@ class ActMix(Block):
 class LearnableSELU(Block):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lam, al, be, ga, om = (self.param(k) for k in ("lambda", "alpha", "beta", "gamma", "omega"))
-        # safe: the unselected branch sees min(x, 0), so exp never overflows (spec §4.3).
-        xn = torch.clamp(x, max=0.0) if self.config["safe"] else x
+        positive = x > 0
+        # safe: the unselected branch sees min(x, 0), so exp never overflows (spec §4.3). A
+        # where, not a clamp: clamp's gradient is 0 at NaN, the where's passes it to exp (NaN).
+        xn = torch.where(positive, 0.0, x) if self.config["safe"] else x
         negative = lam * (al * (torch.exp(be * xn) - 1.0) + ga * torch.sin(om * xn))
-        return torch.where(x > 0, lam * x, negative)
+        return torch.where(positive, lam * x, negative)
 
 
 class ReLU(Block):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(x)
+        return AF.relu(x)
 
 
 class PReLU(Block):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a = _feature_view(self.param("alpha"), x, self.config["axis"])
-        return torch.where(x > 0, x, a * x)
+        return AF.prelu(x, _feature_view(self.param("alpha"), x, self.config["axis"]))
 
 
 class Swish(Block):
@@ -136,7 +137,7 @@ class Swish(Block):
 
 class GELU(Block):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.gelu(x, approximate="tanh" if self.config["approximate"] else "none")
+        return F.gelu(x, approximate="tanh") if self.config["approximate"] else AF.gelu(x)
 
 
 class Tanh(Block):
@@ -210,20 +211,17 @@ class YatConv2D(Block):
 
 class Softermax(Block):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xn = x.pow(self.config["n"])
-        return xn / (self.config["epsilon"] + xn.sum(dim=self.config["axis"], keepdim=True))
+        return AF.softermax(x.pow(self.config["n"]), float(self.config["epsilon"]), self.config["axis"])
 
 
 class SofterSigmoid(Block):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xn = x.pow(self.config["n"])
-        return xn / (1.0 + xn)
+        return AF.squash(x.pow(self.config["n"]), 0.0)
 
 
 class SoftTanh(Block):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xn = x.pow(self.config["n"])
-        return (xn - 1.0) / (1.0 + xn)
+        return AF.squash(x.pow(self.config["n"]), 1.0)
 
 
 class Linear(Block):
