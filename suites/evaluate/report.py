@@ -97,12 +97,14 @@ backward against Linear + ReLU's in the same framework and mode.
 
 ![speed](speed.png)
 
-| framework / mode | batch | forward + backward | Linear + ReLU | ratio | peak memory | memory ratio | other load (cores) |
-|---|---:|---:|---:|---:|---:|---:|---:|
+| framework / mode | batch | forward + backward | Linear + ReLU | ratio | peak memory | Linear + ReLU | memory ratio | other load (cores) |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
 {% for key, s in speed.items() -%}
-| {{ key }} | {{ s.batch }} | {{ ms(s.forward_backward_s) }} | {{ ms(s.baseline_forward_backward_s) }} | {{ fmt(s.ratio_vs_linear_relu) }} | {{ mib(s.peak_memory_bytes) }} | {{ fmt(s.memory_ratio) }} | {{ fmt(s.other_load_cores) }} |
+| {{ key }} | {{ s.batch }} | {{ ms(s.forward_backward_s) }} | {{ ms(s.baseline_forward_backward_s) }} | {{ fmt(s.ratio_vs_linear_relu) }} | {{ mib(s.peak_memory_bytes) }} | {{ mib(s.baseline_peak_memory_bytes) }} | {{ fmt(s.memory_ratio) }} | {{ fmt(s.other_load_cores) }} |
 {% endfor %}
 Absolute times depend on the machine and its load; the paired ratio is the number to compare.
+Peak memory is the rise of the resident set over its level after warm-up: where a network
+reuses every buffer of the warm-up it is 0, and a ratio to 0 is n/a (compare the two columns).
 """
 
 
@@ -126,7 +128,6 @@ def summarise(battery: Battery, results_dir: Path) -> dict[str, Any]:
     """Every verdict and number of the report, from the store."""
     from impls.spec import get_block
     from suites import settings
-    from suites.provenance import manifest_info
     from suites.results import load_results, load_trials
 
     keys = battery.keys()
@@ -136,7 +137,7 @@ def summarise(battery: Battery, results_dir: Path) -> dict[str, Any]:
     failures = [f"{t.label}: {t.error}" for t in trials.itertuples() if t.status == "failed"]
     failures += [f"trial {k} has no record" for k in missing]
     builtin_path = settings.REPO_ROOT / "reports" / "tables" / battery.profile / "mnist_accuracy_best_val.csv"
-    info = manifest_info()
+    info = _run_provenance(results_dir, set(rows["run_id"].dropna()) if "run_id" in rows else set())
     return {
         "unit": battery.unit, "profile": battery.profile, "origin": battery.origin,
         "summary_text": get_block(battery.unit).summary,
@@ -156,6 +157,16 @@ def summarise(battery: Battery, results_dir: Path) -> dict[str, Any]:
         "speed": verdicts.speed(rows, speed_case(battery.unit), SPEED_BASELINE),
         "failures": failures,
     }
+
+
+def _run_provenance(results_dir: Path, run_ids: set[str]) -> dict[str, Any]:
+    """Provenance of the runs that measured the rows (the first, when a rerun finished the
+    rest): the commit and machine that ran them, not those that rebuilt the page."""
+    from suites.provenance import manifest_info
+    from suites.results import load_manifests
+
+    runs = [m for m in load_manifests(results_dir) if m.get("run_id") in run_ids]
+    return dict(runs[0].get("provenance") or {}) if runs else manifest_info()
 
 
 def _accuracy_figure(summary: dict[str, Any], stem: Path) -> None:
@@ -202,12 +213,28 @@ def _speed_figure(summary: dict[str, Any], stem: Path) -> None:
         style.save_figure(fig, stem, width=style.COLUMN_WIDTH)
 
 
+def _write_evidence(battery: Battery, results_dir: Path, out_dir: Path) -> None:
+    """The rows behind the page (``rows.csv``, the battery's trials only) and the manifests of
+    the runs that produced them (``manifests.json``), so the report folder stands on its own."""
+    from suites.results import load_manifests, load_results, write_atomic
+
+    keys = set(battery.keys())
+    rows = load_results(results_dir, keys=keys).drop(columns=["_row"], errors="ignore")
+    write_atomic(out_dir / "rows.csv", rows.to_csv(index=False))
+    runs = sorted(set(rows["run_id"].dropna())) if "run_id" in rows else []
+    manifests = [m for m in load_manifests(results_dir) if m.get("run_id") in runs]
+    write_atomic(out_dir / "manifests.json",
+                 json.dumps(manifests, indent=1, sort_keys=True, default=str) + "\n")
+
+
 def write(battery: Battery, results_dir: Path, out_dir: Path) -> Path:
-    """Write report.md, accuracy.png/.pdf, speed.png/.pdf and summary.json into ``out_dir``."""
+    """Write report.md, accuracy.png/.pdf, speed.png/.pdf, summary.json, and the rows and
+    manifests behind them into ``out_dir``."""
     from suites.results import write_atomic
 
     summary = summarise(battery, results_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    _write_evidence(battery, results_dir, out_dir)
     _accuracy_figure(summary, out_dir / "accuracy")
     _speed_figure(summary, out_dir / "speed")
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=False,

@@ -94,6 +94,13 @@ def test_installed_example_plugin_passes_the_quick_battery(installed_plugin: Pat
                     "memory ratio", "absent (the unit provides no implementation): jax"):
         assert heading in report.replace("\n", " ") or heading in report
     assert (out / "accuracy.png").stat().st_size > 0 and (out / "speed.png").stat().st_size > 0
+    # The rows and run manifests behind the page travel with it.
+    import pandas as pd
+
+    rows = pd.read_csv(out / "rows.csv")
+    assert set(rows["suite"]) == {"evaluate", "equivalence", "accuracy", "performance"}
+    manifests = json.loads((out / "manifests.json").read_text())
+    assert {m["run_id"] for m in manifests} == set(rows["run_id"])
     # Nothing of neuronbench was edited (or written) by installing and evaluating the plug-in.
     assert _git_status() == before
 
