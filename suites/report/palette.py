@@ -38,9 +38,11 @@ UNIT_COLORS: dict[str, str] = {
     "soft_tanh": "#DDCC77",
 }
 
-#: Colours for units not in UNIT_COLORS, picked by crc32 of the name.
+#: Colours for units not in UNIT_COLORS (a new built-in or a plug-in's unit), picked by crc32
+#: of the name from Tol's light and muted schemes, none of them a colour of UNIT_COLORS: a new
+#: unit never shares a colour with a listed one, and adding it changes no other unit's colour.
 _FALLBACK_COLORS: tuple[str, ...] = (
-    "#44AA99", "#AA4499", "#117733", "#332288", "#DDCC77", "#88CCEE", "#661100", "#6699CC",
+    "#88CCEE", "#EE8866", "#EEDD88", "#FFAABB", "#99DDFF", "#BBCC33", "#AAAA00", "#77AADD",
 )
 
 FRAMEWORK_ORDER: tuple[str, ...] = ("numpy", "torch", "jax", "tf")

@@ -267,9 +267,13 @@ def test_every_figure_fits_its_width_with_fonts_of_at_least_7_pt(drawn, tmp_path
 
 def test_every_unit_has_a_colour_of_its_own() -> None:
     import impls
+    from suites.report.palette import _FALLBACK_COLORS, UNIT_COLORS
 
     colors = [unit_color(unit) for unit in impls.UNITS]
     assert len(set(colors)) == len(colors)
+    # A unit without a listed colour (a new built-in, a plug-in) never takes a listed one.
+    assert not set(_FALLBACK_COLORS) & set(UNIT_COLORS.values())
+    assert unit_color("mish_beta") in _FALLBACK_COLORS
 
 
 def test_wrap_breaks_long_labels_after_slashes_only() -> None:
