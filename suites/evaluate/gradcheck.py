@@ -27,12 +27,14 @@ def _loss(unit: str, config: Mapping[str, Any], params, x, upstream) -> float:
     return float(np.sum(upstream * spec.reference(unit, params, x, **config)))
 
 
-def _worst_error(unit: str, config, params, x, upstream, analytic: np.ndarray, which: str,
-                 rng: np.random.Generator) -> float:
-    """Largest |numeric - analytic| / max(1, |numeric|, max|analytic|) over sampled coordinates."""
+def worst_error(unit: str, config, params, x, upstream, analytic: np.ndarray, which: str,
+                rng: np.random.Generator, coordinates: int = COORDINATES) -> float:
+    """Largest |numeric - analytic| / max(1, |numeric|, max|analytic|) over ``coordinates``
+    sampled coordinates of the input (``which="x"``) or of parameter ``which``: the one
+    finite-difference check, used by the battery and by tests/spec/test_oracle_gradients.py."""
     target = np.asarray(x if which == "x" else params[which], dtype=np.float64)
     worst = 0.0
-    for i in rng.choice(target.size, size=min(COORDINATES, target.size), replace=False):
+    for i in rng.choice(target.size, size=min(coordinates, target.size), replace=False):
         idx = np.unravel_index(i, target.shape)
         h = STEP * max(1.0, abs(float(target[idx])))
         plus, minus = target.copy(), target.copy()
@@ -75,10 +77,10 @@ def check_unit(unit: str, seed: int = 7) -> list[dict[str, Any]]:
             rows.append(_row(unit, case.id, "gradient shapes: " + "; ".join(problems), np.inf))
             continue
         rows.append(_row(unit, case.id, "grad x",
-                         _worst_error(unit, case.config, params, x, upstream, dx, "x", rng)))
+                         worst_error(unit, case.config, params, x, upstream, dx, "x", rng)))
         for name, grad in grads.items():
             rows.append(_row(unit, case.id, f"grad {name}",
-                             _worst_error(unit, case.config, params, x, upstream, grad, name, rng)))
+                             worst_error(unit, case.config, params, x, upstream, grad, name, rng)))
     return rows
 
 

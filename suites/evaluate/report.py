@@ -216,13 +216,15 @@ def _speed_figure(summary: dict[str, Any], stem: Path) -> None:
 def _write_evidence(battery: Battery, results_dir: Path, out_dir: Path) -> None:
     """The rows behind the page (``rows.csv``, the battery's trials only) and the manifests of
     the runs that produced them (``manifests.json``), so the report folder stands on its own."""
+    from suites.report.stage import portable_paths
     from suites.results import load_manifests, load_results, write_atomic
 
     keys = set(battery.keys())
     rows = load_results(results_dir, keys=keys).drop(columns=["_row"], errors="ignore")
     write_atomic(out_dir / "rows.csv", rows.to_csv(index=False))
     runs = sorted(set(rows["run_id"].dropna())) if "run_id" in rows else []
-    manifests = [m for m in load_manifests(results_dir) if m.get("run_id") in runs]
+    # Committed beside the report: absolute paths name the machine, not the result.
+    manifests = [portable_paths(m) for m in load_manifests(results_dir) if m.get("run_id") in runs]
     write_atomic(out_dir / "manifests.json",
                  json.dumps(manifests, indent=1, sort_keys=True, default=str) + "\n")
 

@@ -101,6 +101,7 @@ def test_installed_example_plugin_passes_the_quick_battery(installed_plugin: Pat
     assert set(rows["suite"]) == {"evaluate", "equivalence", "accuracy", "performance"}
     manifests = json.loads((out / "manifests.json").read_text())
     assert {m["run_id"] for m in manifests} == set(rows["run_id"])
+    assert str(tmp_path) not in (out / "manifests.json").read_text()   # no machine paths
     # Nothing of neuronbench was edited (or written) by installing and evaluating the plug-in.
     assert _git_status() == before
 
